@@ -1,0 +1,79 @@
+"""Benchmark 3: STS Benchmark, CoSENT with vs without MatryoshkaLoss from the same base model.
+
+Usage:
+    python benchmarks/sts_retention.py --data ../shared/datasets/stsbenchmark [--epochs 4]
+
+Trains on sts-train (a 10% dev split carved from it picks the best epoch), reports Spearman on
+sts-test at 384..32 dims and the retention at 32 dims (8.3% of 384). Target: Matryoshka retention
+>= 98.5% at 32 dims and above the standard model's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from _common import command_line, console, table, write_result
+
+from mrlkit import FinetuneConfig, finetune
+from mrlkit.training.finetune import machine_info
+
+DIMS = [384, 256, 128, 64, 32]
+
+
+def convert(src: Path, dst: Path) -> None:
+    """STSb CSV (7 tab-separated fields, no header, some rows with 2 extra) -> scored-pairs TSV."""
+    with src.open(encoding="utf-8") as f, dst.open("w", encoding="utf-8") as out:
+        out.write("sentence1\tsentence2\tscore\n")  # the TSV reader takes quotes literally: no escaping
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            out.write(f"{fields[5]}\t{fields[6]}\t{fields[4]}\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder with sts-train.csv and sts-test.csv")
+    p.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    p.add_argument("--output-dir", default="runs/sts_retention")
+    p.add_argument("--epochs", type=float, default=4)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-5)
+    args = p.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    tmp = Path(tempfile.mkdtemp(prefix="stsb-"))
+    for split in ("train", "test"):
+        convert(Path(args.data) / f"sts-{split}.csv", tmp / f"{split}.tsv")
+    results: dict[str, dict[str, float]] = {}
+    meta: dict[str, dict] = {}
+    for name, mode in (("matryoshka", "1d"), ("standard", "none")):
+        config = FinetuneConfig.load(
+            None, data=str(tmp / "train.tsv"), test_data=str(tmp / "test.tsv"), model=args.model,
+            output_dir=f"{args.output_dir}/{name}", dims=DIMS, matryoshka=mode, loss="cosent",
+            score_range=[0.0, 5.0], epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+            best_dim=32, best_metric="spearman",
+        )
+        report = finetune(config).report
+        results[name] = {str(d): report.tuned[d]["spearman"] for d in DIMS}
+        results.setdefault("base", {str(d): report.base[d]["spearman"] for d in DIMS})
+        meta[name] = {"best_checkpoint": report.meta.get("best_checkpoint"), "train_seconds": report.meta.get("train_seconds")}
+    retention = {k: 100 * v["32"] / v["384"] for k, v in results.items()}
+    rows = [[d, results["base"][str(d)], results["standard"][str(d)], results["matryoshka"][str(d)]] for d in DIMS]
+    rows.append(["retention@32", f"{retention['base']:.2f}%", f"{retention['standard']:.2f}%", f"{retention['matryoshka']:.2f}%"])
+    console.print(table("STSb test Spearman", ["dim", "base", "standard CoSENT", "Matryoshka CoSENT"], rows))
+    checks = {
+        "matryoshka_retention_32": round(retention["matryoshka"], 2),
+        "standard_retention_32": round(retention["standard"], 2),
+    }
+    checks["targets_met"] = checks["matryoshka_retention_32"] >= 98.5 and retention["matryoshka"] > retention["standard"]
+    console.print(checks)
+    write_result("sts_retention", {
+        **results, "retention_32": {k: round(v, 3) for k, v in retention.items()}, "checks": checks,
+        "runs": meta, "settings": vars(args), "machine": machine_info(), "command": command_line(),
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Benchmark 2: mrlkit finetune vs a plain sentence-transformers script with identical settings.
+
+Usage:
+    python benchmarks/train_throughput.py [--data BEIR_FOLDER] [--rows 512] [--repeats 3]
+
+Both trainers run in fresh subprocesses, interleaved (plain, mrlkit, mrlkit, plain, ...), on the same
+training rows, model, loss (MatryoshkaLoss over MultipleNegativesRankingLoss), sampler, schedule and
+seed, with no evaluation during training. Speed is training examples per second between the
+trainer's train-begin and train-end events; memory is the process's peak RSS at train end.
+Ratios are mrlkit over plain (speed >= 1.0 and memory <= 1.0 are the targets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+DIMS = [384, 256, 128, 64, 32]
+SAMPLE = Path(__file__).resolve().parents[1] / "src" / "mrlkit" / "samples" / "scifact-mini"
+
+
+class Meter(TrainerCallback):
+    """Wall time of training and peak RSS at its end."""
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
+        self.start = time.perf_counter()
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: D102
+        self.seconds = time.perf_counter() - self.start
+        self.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_plain(a: argparse.Namespace, meter: Meter) -> int:
+    """What a user would write by hand with sentence-transformers."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+
+    rows = [json.loads(line) for line in open(a.train_rows, encoding="utf-8")]
+    train = Dataset.from_dict({"anchor": [r["anchor"] for r in rows], "positive": [r["positive"] for r in rows]})
+    model = SentenceTransformer(a.model_path)
+    model.max_seq_length = a.max_seq_length
+    loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), DIMS)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=a.out, num_train_epochs=1, per_device_train_batch_size=a.batch_size, learning_rate=2e-5,
+        warmup_ratio=0.1, lr_scheduler_type="cosine", weight_decay=0.01, seed=42, data_seed=42,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, eval_strategy="no", save_strategy="epoch", save_total_limit=2,
+        logging_steps=10, logging_first_step=True, report_to="none",
+    )
+    SentenceTransformerTrainer(model=model, args=args, train_dataset=train, loss=loss, callbacks=[meter]).train()
+    return len(train)
+
+
+def run_mrlkit(a: argparse.Namespace, meter: Meter) -> int:
+    """The same run through mrlkit's public API."""
+    from mrlkit import FinetuneConfig, finetune
+
+    config = FinetuneConfig.load(
+        None, data=a.pairs, model=a.model_path, output_dir=a.out, dims=DIMS, epochs=1, batch_size=a.batch_size,
+        learning_rate=2e-5, max_seq_length=a.max_seq_length, evaluate_base=False, eval_every_epoch=False,
+    )
+    result = finetune(config, callbacks=[meter])
+    return int(result.report.meta["train_rows"])
+
+
+def worker(a: argparse.Namespace) -> None:
+    meter = Meter()
+    n = run_plain(a, meter) if a.worker == "plain" else run_mrlkit(a, meter)
+    print("RESULT " + json.dumps({"rows": n, "seconds": meter.seconds, "examples_per_second": n / meter.seconds,
+                                  "peak_rss_mb": meter.peak_rss_mb}))
+
+
+def prepare(a: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
+    """Write a pairs file from the BEIR folder, and the exact train rows mrlkit will use from it."""
+    from mrlkit.data import load_data
+
+    beir = load_data(a.data)
+    pairs = tmp / "pairs.jsonl"
+    with pairs.open("w", encoding="utf-8") as f:
+        for row in beir.train.select(range(min(a.rows, len(beir.train)))):
+            f.write(json.dumps({"anchor": row["anchor"], "positive": row["positive"]}) + "\n")
+    data = load_data(pairs)  # the split mrlkit applies: the plain script trains on the same rows
+    train_rows = tmp / "train_rows.jsonl"
+    with train_rows.open("w", encoding="utf-8") as f:
+        for row in data.train:
+            f.write(json.dumps({"anchor": row["anchor"], "positive": row["positive"]}) + "\n")
+    return pairs, train_rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(SAMPLE), help="BEIR folder whose train qrels give the pairs")
+    p.add_argument("--rows", type=int, default=512)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--worker", choices=["plain", "mrlkit"], help=argparse.SUPPRESS)
+    for hidden in ("--pairs", "--train-rows", "--out", "--model-path"):
+        p.add_argument(hidden, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.worker:
+        worker(a)
+        return
+
+    from _common import command_line, console, table, write_result
+
+    from mrlkit.models import resolve_model
+    from mrlkit.training.finetune import machine_info
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    tmp = Path(tempfile.mkdtemp(prefix="throughput-"))
+    pairs, train_rows = prepare(a, tmp)
+    model_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
+    runs: dict[str, list[dict]] = {"plain": [], "mrlkit": []}
+    order = []
+    for i in range(a.repeats):
+        order += ["plain", "mrlkit"] if i % 2 == 0 else ["mrlkit", "plain"]
+    for i, name in enumerate(order):
+        cmd = [sys.executable, __file__, "--worker", name, "--pairs", str(pairs), "--train-rows", str(train_rows),
+               "--out", str(tmp / f"run{i}-{name}"), "--model-path", model_path,
+               "--batch-size", str(a.batch_size), "--max-seq-length", str(a.max_seq_length)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if proc.returncode != 0 or line is None:
+            sys.exit(f"{name} run failed:\n{proc.stderr[-3000:]}")
+        runs[name].append(json.loads(line[len("RESULT "):]))
+        console.print(f"run {i + 1}/{len(order)} {name}: {runs[name][-1]}")
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("examples_per_second", "peak_rss_mb")}
+           for k, v in runs.items()}
+    speed = med["mrlkit"]["examples_per_second"] / med["plain"]["examples_per_second"]
+    memory = med["mrlkit"]["peak_rss_mb"] / med["plain"]["peak_rss_mb"]
+    console.print(table("Training throughput (median of interleaved runs)", ["trainer", "examples/s", "peak RSS MB"],
+                        [[k, v["examples_per_second"], v["peak_rss_mb"]] for k, v in med.items()]))
+    console.print(f"speed ratio (mrlkit/plain) {speed:.3f}   memory ratio {memory:.3f}")
+    write_result("train_throughput", {
+        "speed_ratio": round(speed, 4), "memory_ratio": round(memory, 4), "median": med, "runs": runs,
+        "settings": {k: getattr(a, k) for k in ("data", "rows", "batch_size", "max_seq_length", "repeats")},
+        "train_rows": runs["plain"][0]["rows"], "machine": machine_info(), "command": command_line(),
+    })
+
+
+if __name__ == "__main__":
+    main()

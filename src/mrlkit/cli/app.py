@@ -1,0 +1,131 @@
+"""``mrlkit`` commands: quickstart, finetune, evaluate, data check."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from mrlkit.cli.options import with_config_options
+from mrlkit.errors import MissingExtraError, MrlkitError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Matryoshka fine-tuning and evaluation.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect training data.")
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    # one line, not wrapped by rich, on stderr
+    typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+    return typer.Exit(code=2)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("sentence_transformers", "transformers", "datasets", "httpx", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _print_base(metrics: dict[int, dict[str, float]]) -> None:
+    main = "ndcg@10" if "ndcg@10" in next(iter(metrics.values()), {}) else "spearman"
+    cells = "  ".join(f"{d}: {m[main]:.4f}" for d, m in metrics.items())
+    console.print(f"[bold]base model[/bold] {main} per dim — {cells}")
+
+
+def _run_finetune(config: Path | None = None, **overrides: Any) -> None:  # noqa: ANN401
+    from mrlkit.config import FinetuneConfig
+    from mrlkit.training import finetune
+
+    _quiet_libraries()
+    try:
+        cfg = FinetuneConfig.load(config, **overrides)
+        if not cfg.data:
+            raise MrlkitError("no training data given; pass --data FILE_OR_BEIR_DIR (or data: in --config)")
+        result = finetune(cfg, on_base_done=_print_base)
+    except (MrlkitError, MissingExtraError) as exc:
+        raise _fail(exc) from None
+    console.print(result.report.rich_table())
+    console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
+
+
+finetune_command = with_config_options(_run_finetune)
+app.command("finetune", help="Fine-tune a model with Matryoshka loss and report every dim, base vs tuned.")(
+    finetune_command
+)
+
+
+@app.command("quickstart")
+def quickstart_command(
+    output_dir: Annotated[Path, typer.Option(help="Where to write the model and report.")] = Path("mrlkit-quickstart"),
+    epochs: Annotated[float | None, typer.Option(help="Override the quickstart's 2 epochs.")] = None,
+) -> None:
+    """Fine-tune the default model on the shipped SciFact excerpt and print base vs tuned."""
+    from mrlkit.api import SAMPLE_DIR, quickstart
+
+    _quiet_libraries()
+    console.print(f"Fine-tuning sentence-transformers/all-MiniLM-L6-v2 on {SAMPLE_DIR.name} (SciFact excerpt)")
+    try:
+        result = quickstart(output_dir, on_base_done=_print_base, epochs=epochs)
+    except (MrlkitError, MissingExtraError) as exc:
+        raise _fail(exc) from None
+    console.print(result.report.rich_table())
+    console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
+    console.print(f"load it: SentenceTransformer('{result.model_path}', truncate_dim=64)")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[str, typer.Option(help="Model to evaluate: hub id or directory.")],
+    data: Annotated[str, typer.Option(help="Evaluation data: a file or a BEIR folder.")],
+    base: Annotated[str | None, typer.Option(help="Base model to compare against.")] = None,
+    dims: Annotated[str | None, typer.Option(help="Comma-separated dims (default: full, then powers of 2 to 32).")] = None,
+    split: Annotated[str, typer.Option(help="BEIR qrels split to evaluate on.")] = "test",
+    columns: Annotated[str | None, typer.Option(help="Column mapping as name=column,name=column.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+    output_dir: Annotated[Path | None, typer.Option(help="Write report.md/json/png here.")] = None,
+) -> None:
+    """Score a model (optionally against a base model) at every dim: nDCG, MRR, MAP, recall or Spearman."""
+    from mrlkit.api import evaluate
+    from mrlkit.config import parse_value
+
+    _quiet_libraries()
+    try:
+        dim_list = parse_value("dims", dims, list[int]) if dims else None
+        mapping = parse_value("columns", columns, dict[str, str]) if columns else None
+        report = evaluate(model, data, base=base, dims=dim_list, split=split, columns=mapping,
+                          batch_size=batch_size, output_dir=output_dir)
+    except (MrlkitError, MissingExtraError) as exc:
+        raise _fail(exc) from None
+    console.print(report.rich_table())
+    if output_dir is not None:
+        console.print(f"report: {output_dir / 'report.md'}")
+
+
+@data_app.command("check")
+def data_check_command(
+    path: Annotated[str, typer.Argument(help="A JSONL/CSV/TSV/Parquet file or a BEIR folder.")],
+    columns: Annotated[str | None, typer.Option(help="Column mapping as name=column,name=column.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Force a layout: pairs, triplets, scored, query-pos-neg, beir.")] = None,
+    score_range: Annotated[str | None, typer.Option(help="Score range LO,HI mapped to [0, 1].")] = None,
+) -> None:
+    """Load training data as finetune would and show what was found."""
+    from mrlkit.config import parse_value
+    from mrlkit.data import describe, load_data
+
+    try:
+        mapping = parse_value("columns", columns, dict[str, str]) if columns else None
+        lo_hi = parse_value("score_range", score_range, list[float]) if score_range else [0.0, 1.0]
+        data = load_data(path, kind=kind, columns=mapping, score_range=(lo_hi[0], lo_hi[1]))
+    except (MrlkitError, MissingExtraError) as exc:
+        raise _fail(exc) from None
+    console.print(describe(data))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,209 @@
+"""Typed configuration for ``mrlkit finetune``: one dataclass filled by YAML files and CLI flags alike.
+
+Every default lives here. ``FinetuneConfig.load(yaml_path, **overrides)`` reads a YAML file, then
+applies the CLI's explicit flags on top, and validates the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mrlkit.data.types import DataKind
+from mrlkit.errors import ConfigError
+from mrlkit.models.resolve import DEFAULT_MODEL
+
+
+class LossKind(str, Enum):
+    """Base loss wrapped by the Matryoshka modifier. ``auto``: CoSENT for scored pairs, else MNRL."""
+
+    AUTO = "auto"
+    MNRL = "mnrl"  # MultipleNegativesRankingLoss: in-batch negatives
+    CACHED_MNRL = "cached-mnrl"  # CachedMultipleNegativesRankingLoss: large batches in little memory
+    COSENT = "cosent"  # CoSENTLoss for scored pairs
+
+
+class MatryoshkaMode(str, Enum):
+    """How the base loss is applied across dimensions (and layers)."""
+
+    MRL = "1d"  # MatryoshkaLoss over dims
+    MRL_2D = "2d"  # Matryoshka2dLoss: dims and fewer layers
+    NONE = "none"  # plain loss at full dimension (the baseline Matryoshka is compared against)
+
+
+class Precision(str, Enum):
+    """Training precision. ``auto``: bf16 + tf32 on a GPU that supports them, fp32 on CPU."""
+
+    AUTO = "auto"
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+def _help(text: str, **kwargs: Any) -> Any:  # noqa: ANN401
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass
+class FinetuneConfig:
+    """Settings for one fine-tuning run. Field help texts are shown by ``mrlkit finetune --help``."""
+
+    data: str = _help("Training data: a JSONL/CSV/TSV/Parquet file or a BEIR folder.", default="")
+    model: str = _help("Base model: a hub id or a local directory.", default=DEFAULT_MODEL)
+    output_dir: str = _help("Where the model, checkpoints and report are written.", default="mrlkit-output")
+    kind: DataKind | None = _help("Data layout; detected from the columns when unset.", default=None)
+    columns: dict[str, str] = _help(
+        "Column mapping, canonical name -> your column, e.g. {anchor: question}.", default_factory=dict
+    )
+    dims: list[int] | None = _help(
+        "Matryoshka dims, descending. Default: the model dim, then powers of two down to 32.", default=None
+    )
+    loss: LossKind = _help("Base loss: auto, mnrl, cached-mnrl or cosent.", default=LossKind.AUTO)
+    matryoshka: MatryoshkaMode = _help("1d (MatryoshkaLoss), 2d (Matryoshka2dLoss) or none.", default=MatryoshkaMode.MRL)
+    matryoshka_weights: list[float] | None = _help("Loss weight per dim (default: all 1).", default=None)
+    mini_batch_size: int = _help("Mini-batch size of cached-mnrl (memory use, not the result).", default=16)
+    epochs: float = _help("Training epochs.", default=1.0)
+    batch_size: int = _help("Training batch size: the number of in-batch negatives + 1.", default=32)
+    learning_rate: float = _help("Peak learning rate.", default=2e-5)
+    warmup_ratio: float = _help("Fraction of steps for linear warm-up.", default=0.1)
+    scheduler: str = _help("Learning-rate schedule after warm-up (transformers name).", default="cosine")
+    weight_decay: float = _help("AdamW weight decay.", default=0.01)
+    gradient_accumulation_steps: int = _help("Optimizer step every N batches.", default=1)
+    seed: int = _help("Random seed for the split, shuffling and initialisation.", default=42)
+    max_seq_length: int | None = _help("Truncate inputs to this many tokens (default: the model's).", default=None)
+    test_data: str | None = _help(
+        "Separate file or BEIR folder for the final report (default: the data's test qrels or held-out split).",
+        default=None,
+    )
+    eval_every_epoch: bool = _help("Score the dev set every epoch (needed to keep the best checkpoint).", default=True)
+    eval_fraction: float = _help("Share of anchors held out for evaluation when there is no dev set.", default=0.1)
+    dedupe: bool = _help("Drop exact duplicate rows.", default=True)
+    score_range: list[float] = _help("Range of the scores in scored pairs, mapped to [0, 1].", default_factory=lambda: [0.0, 1.0])
+    hard_negatives: int = _help("Mine this many hard negatives per pair with the base model (0: off).", default=0)
+    max_train_rows: int | None = _help("Use at most this many training rows (after shuffling).", default=None)
+    best_dim: int | None = _help("Dim whose metric picks the best checkpoint (default: 128 if trained).", default=None)
+    best_metric: str = _help("Metric that picks the best checkpoint (ndcg@10, mrr@10, ... or spearman).", default="ndcg@10")
+    load_best_model: bool = _help("Keep the best epoch's checkpoint rather than the last.", default=True)
+    eval_batch_size: int = _help("Batch size for encoding during evaluation.", default=64)
+    evaluate_base: bool = _help("Also evaluate the base model for the base-vs-tuned report.", default=True)
+    precision: Precision = _help("auto, fp32, bf16 or fp16.", default=Precision.AUTO)
+    save_total_limit: int = _help("Checkpoints kept on disk.", default=2)
+    logging_steps: int = _help("Log the loss every N steps.", default=10)
+    resume: bool = _help("Resume from the last checkpoint in output_dir.", default=False)
+
+    def __post_init__(self) -> None:
+        """Coerce strings from YAML/CLI into enums and validate ranges."""
+        self.loss = _enum(LossKind, self.loss, "loss")
+        self.matryoshka = _enum(MatryoshkaMode, self.matryoshka, "matryoshka")
+        self.precision = _enum(Precision, self.precision, "precision")
+        if self.kind is not None:
+            self.kind = _enum(DataKind, self.kind, "kind")
+        for name in ("epochs", "batch_size", "learning_rate", "mini_batch_size", "gradient_accumulation_steps",
+                     "eval_batch_size", "logging_steps"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+        if not 0.0 < self.eval_fraction < 1.0:
+            raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
+        if self.hard_negatives < 0:
+            raise ConfigError(f"hard_negatives must be >= 0, got {self.hard_negatives!r}")
+        if len(self.score_range) != 2 or self.score_range[0] >= self.score_range[1]:
+            raise ConfigError(f"score_range must be two numbers LO,HI with LO < HI, got {self.score_range!r}")
+
+    @classmethod
+    def fields_help(cls) -> dict[str, str]:
+        """Map each field name to its help text."""
+        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def load(cls, yaml_path: str | Path | None = None, **overrides: Any) -> FinetuneConfig:  # noqa: ANN401
+        """Build a config from an optional YAML file, then explicit overrides (CLI flags).
+
+        Overrides whose value is ``None`` are ignored, so unset CLI flags keep the YAML or default value.
+
+        Raises:
+            ConfigError: On an unreadable YAML file, an unknown key or a bad value.
+        """
+        values: dict[str, Any] = {}
+        if yaml_path is not None:
+            values.update(_read_yaml(Path(yaml_path)))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            where = f" in {yaml_path}" if yaml_path else ""
+            raise ConfigError(f"unknown setting(s) {unknown}{where}; valid settings: {sorted(known)}")
+        hints = typing.get_type_hints(cls)
+        coerced = {k: parse_value(k, v, hints[k]) for k, v in values.items()}
+        return cls(**coerced)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON/YAML form (enums as their values)."""
+        out = dataclasses.asdict(self)
+        return {k: (v.value if isinstance(v, Enum) else v) for k, v in out.items()}
+
+    def save(self, path: str | Path) -> None:
+        """Write the config as YAML (what ``--config`` reads back)."""
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def _enum(enum_cls: type[Enum], value: Any, name: str) -> Any:  # noqa: ANN401
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        return enum_cls(str(value).lower())
+    except ValueError:
+        choices = ", ".join(e.value for e in enum_cls)
+        raise ConfigError(f"{name} must be one of {choices}; got {value!r}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; pass an existing YAML file to --config")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of setting: value, got {type(loaded).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in loaded.items()}
+
+
+def parse_value(name: str, value: Any, hint: Any) -> Any:  # noqa: ANN401
+    """Convert CLI strings like "256,128" or "anchor=q" into the field's type."""
+    if value is None:
+        return None
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
+    origin = typing.get_origin(base)
+    try:
+        if origin is list and isinstance(value, str):
+            item = typing.get_args(base)[0]
+            return [item(v.strip()) for v in value.split(",") if v.strip()]
+        if origin is list and isinstance(value, (list, tuple)):
+            item = typing.get_args(base)[0]
+            return [item(v) for v in value]
+        if origin is dict and isinstance(value, str):
+            pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError(value)
+            return {k.strip(): v.strip() for k, v in pairs}
+        if base in (int, float) and not isinstance(value, bool):
+            return base(value)
+        if base is bool and isinstance(value, str):
+            return value.lower() in ("1", "true", "yes", "on")
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
+    return value

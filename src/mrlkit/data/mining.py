@@ -1,0 +1,97 @@
+"""Add hard negatives to (anchor, positive) training rows with sentence-transformers' miner."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from mrlkit.data.types import DataKind, IRSet, TrainingData
+from mrlkit.errors import DataError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def mine_negatives(
+    data: TrainingData,
+    model: SentenceTransformer,
+    *,
+    num_negatives: int = 1,
+    range_min: int = 10,
+    range_max: int = 50,
+    relative_margin: float | None = 0.05,
+    batch_size: int = 32,
+    corpus: list[str] | None = None,
+) -> TrainingData:
+    """Return a copy of ``data`` whose train rows gain a ``negative`` column mined with ``model``.
+
+    Wraps :func:`sentence_transformers.mine_hard_negatives` (``output_format="triplet"``): for each
+    anchor, candidates ranked ``range_min`` to ``range_max`` by ``model`` that are not its positives
+    and score at least ``relative_margin`` below the positive become negatives. Rows for which no
+    negative qualifies are dropped; ``num_negatives > 1`` gives one row per negative. An existing
+    ``negative`` column is replaced.
+
+    Args:
+        data: Retrieval training data (not scored pairs).
+        model: Embedding model used to rank candidates.
+        num_negatives: Negatives per (anchor, positive) pair.
+        range_min: Skip this many top-ranked candidates (likely unlabelled positives).
+        range_max: Consider candidates up to this rank.
+        relative_margin: Keep a candidate only if its score is below ``positive * (1 - margin)``; ``None`` disables.
+        batch_size: Encoding batch size.
+        corpus: Candidate texts besides the train positives; defaults to the BEIR corpus for BEIR data.
+
+    Returns:
+        A new :class:`TrainingData`; ``stats["mining"]`` records the row counts before and after.
+
+    Raises:
+        DataError: The data are scored pairs or have no rows, or the ranges are inconsistent.
+    """
+    from sentence_transformers import mine_hard_negatives
+
+    _check_args(data, num_negatives, range_min, range_max)
+    if corpus is None and data.kind == DataKind.BEIR:
+        corpus = _beir_corpus(data)
+    pairs = data.train.select_columns(["anchor", "positive"])
+    mined = mine_hard_negatives(
+        pairs,
+        model,
+        anchor_column_name="anchor",
+        positive_column_name="positive",
+        corpus=corpus,
+        range_min=range_min,
+        range_max=range_max,
+        relative_margin=relative_margin,
+        num_negatives=num_negatives,
+        sampling_strategy="top",
+        output_format="triplet",
+        batch_size=batch_size,
+        verbose=False,
+    )
+    stats = dict(data.stats)
+    stats["mining"] = {"rows_before": len(pairs), "rows_after": len(mined), "num_negatives": num_negatives}
+    stats["train_rows"] = len(mined)
+    return dataclasses.replace(data, train=mined, stats=stats)
+
+
+def _check_args(data: TrainingData, num_negatives: int, range_min: int, range_max: int) -> None:
+    if data.kind == DataKind.SCORED or "positive" not in data.train.column_names:
+        raise DataError(
+            f"cannot mine negatives for {data.kind.value} data: it needs anchor and positive columns",
+            path=data.source,
+            fix="Mine negatives only for retrieval data (pairs, triplets, query-pos-neg, BEIR)",
+        )
+    if len(data.train) == 0:
+        raise DataError("there are no training rows to mine negatives for", path=data.source)
+    if num_negatives < 1 or range_min < 0 or range_max - range_min < num_negatives:
+        raise DataError(
+            f"cannot mine {num_negatives} negative(s) from ranks {range_min}..{range_max}",
+            fix="Use num_negatives >= 1, range_min >= 0 and range_max - range_min >= num_negatives",
+        )
+
+
+def _beir_corpus(data: TrainingData) -> list[str] | None:
+    for eval_set in (data.test, data.eval):
+        if isinstance(eval_set, IRSet):
+            return list(eval_set.corpus.values())
+    return None

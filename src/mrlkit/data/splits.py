@@ -1,0 +1,109 @@
+"""Deterministic train/eval split by anchor, and the evaluation sets built from a single file."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mrlkit.data.types import IRSet, STSSet
+from mrlkit.errors import DataError
+
+_SCALE = float(2**64)
+
+
+def check_fraction(eval_fraction: float) -> float:
+    """Return ``eval_fraction`` as a float if it lies strictly between 0 and 1.
+
+    Raises:
+        DataError: It does not.
+    """
+    try:
+        value = float(eval_fraction)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise DataError(
+            f"eval_fraction must be between 0 and 1 (exclusive), got {eval_fraction!r}",
+            fix="Pass e.g. --eval-fraction 0.1 to hold out 10% of the anchors",
+        )
+    return value
+
+
+def key_fraction(key: str, seed: int) -> float:
+    """Map ``key`` and ``seed`` to a stable number in [0, 1) (same on every machine and run)."""
+    digest = hashlib.blake2b(f"{seed}\x1f{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / _SCALE
+
+
+def eval_keys(keys: Iterable[str], eval_fraction: float, seed: int, path: str | Path) -> set[str]:
+    """Pick the keys (anchors or query ids) that go to the eval side.
+
+    Each key goes to eval when its hash is below ``eval_fraction``; at least one key lands on each side.
+
+    Raises:
+        DataError: Fewer than two distinct keys.
+    """
+    unique = list(dict.fromkeys(keys))
+    if len(unique) < 2:
+        raise DataError(
+            f"found {len(unique)} distinct anchor(s); cannot split into train and eval",
+            path=path,
+            fix="Add rows with at least two different anchors (queries)",
+        )
+    hashes = np.fromiter((key_fraction(k, seed) for k in unique), dtype=np.float64, count=len(unique))
+    chosen = hashes < eval_fraction
+    if not chosen.any():
+        chosen[int(np.argmin(hashes))] = True
+    if chosen.all():
+        chosen[int(np.argmax(hashes))] = False
+    return {k for k, c in zip(unique, chosen, strict=True) if c}
+
+
+def corpus_of(texts: Iterable[str]) -> dict[str, str]:
+    """Give each distinct text an id ``d0, d1, ...`` in order of first appearance; returns text -> id."""
+    return {text: f"d{i}" for i, text in enumerate(dict.fromkeys(texts))}
+
+
+def ir_set(frame: pd.DataFrame, doc_ids: dict[str, str], name: str) -> IRSet:
+    """Build an :class:`IRSet` whose queries are the anchors of ``frame`` and relevant docs their positives.
+
+    Args:
+        frame: Rows with ``anchor`` and ``positive`` columns.
+        doc_ids: text -> doc id for the whole corpus (from :func:`corpus_of`).
+        name: Name of the set.
+    """
+    query_ids: dict[str, str] = {}
+    relevant: dict[str, set[str]] = {}
+    for anchor, positive in zip(frame["anchor"].tolist(), frame["positive"].tolist(), strict=True):
+        qid = query_ids.setdefault(anchor, f"q{len(query_ids)}")
+        relevant.setdefault(qid, set()).add(doc_ids[positive])
+    queries = {qid: anchor for anchor, qid in query_ids.items()}
+    corpus = {doc_id: text for text, doc_id in doc_ids.items()}
+    return IRSet(queries=queries, corpus=corpus, relevant=relevant, name=name)
+
+
+def sts_set(frame: pd.DataFrame, name: str) -> STSSet:
+    """Build an :class:`STSSet` from rows with ``sentence1, sentence2, score`` (score in [0, 1])."""
+    return STSSet(
+        sentences1=frame["sentence1"].tolist(),
+        sentences2=frame["sentence2"].tolist(),
+        scores=[float(s) for s in frame["score"].tolist()],
+        name=name,
+    )
+
+
+def set_sizes(eval_set: IRSet | STSSet | None) -> dict[str, int]:
+    """Counts shown for an evaluation set: queries, corpus docs and judgments, or pairs."""
+    if eval_set is None:
+        return {}
+    if isinstance(eval_set, IRSet):
+        return {
+            "queries": len(eval_set.relevant),
+            "corpus": len(eval_set.corpus),
+            "judgments": sum(len(docs) for docs in eval_set.relevant.values()),
+        }
+    return {"pairs": len(eval_set)}

@@ -1,0 +1,70 @@
+"""Typed containers shared by the data, training and evaluation stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from datasets import Dataset
+
+
+class DataKind(str, Enum):
+    """Layouts of training data mrlkit understands."""
+
+    PAIRS = "pairs"  # anchor, positive
+    TRIPLETS = "triplets"  # anchor, positive, negative
+    SCORED = "scored"  # sentence1, sentence2, score in [0, 1]
+    QUERY_POS_NEG = "query-pos-neg"  # {query, pos: [...], neg: [...]}
+    BEIR = "beir"  # corpus.jsonl, queries.jsonl, qrels/*.tsv
+
+
+@dataclass
+class IRSet:
+    """A retrieval evaluation set: query texts, corpus texts and the relevant doc ids per query."""
+
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    relevant: dict[str, set[str]]
+    name: str = "ir"
+
+    def __len__(self) -> int:
+        return len(self.relevant)
+
+
+@dataclass
+class STSSet:
+    """A semantic-similarity evaluation set: sentence pairs with gold scores in [0, 1]."""
+
+    sentences1: list[str]
+    sentences2: list[str]
+    scores: list[float]
+    name: str = "sts"
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+EvalSet = IRSet | STSSet
+
+
+@dataclass
+class TrainingData:
+    """Everything `mrlkit finetune` needs from the user's data.
+
+    Attributes:
+        kind: The layout that was detected.
+        train: Training rows. Columns ``anchor, positive[, negative]`` for retrieval data or
+            ``sentence1, sentence2, score`` for scored pairs (score in [0, 1]).
+        eval: Set scored every epoch to pick the best checkpoint (dev qrels, or a split of train).
+        test: Set the final report is computed on (test qrels; equals ``eval`` for a single file).
+        source: Path the data came from.
+        stats: Counts shown by ``mrlkit data check`` (rows read, duplicates removed, ...).
+    """
+
+    kind: DataKind
+    train: Dataset
+    eval: EvalSet | None
+    test: EvalSet | None
+    source: str
+    stats: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,78 @@
+"""One call to score a model on an evaluation set at every dim."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mrlkit.data.types import IRSet, STSSet
+from mrlkit.errors import ConfigError
+from mrlkit.evaluation.base import MatryoshkaEvaluator
+from mrlkit.evaluation.ir import MatryoshkaIREvaluator
+from mrlkit.evaluation.sts import MatryoshkaSTSEvaluator
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def build_evaluator(
+    eval_set: IRSet | STSSet,
+    dims: Sequence[int],
+    *,
+    name: str = "eval",
+    batch_size: int = 32,
+    show_progress_bar: bool = False,
+    primary_dim: int | None = None,
+) -> MatryoshkaEvaluator:
+    """The Matryoshka evaluator that fits ``eval_set`` (retrieval or similarity).
+
+    Args:
+        eval_set: An :class:`~mrlkit.data.types.IRSet` or :class:`~mrlkit.data.types.STSSet`.
+        dims: Dims to score.
+        name: Prefix of the keys returned when called by the trainer.
+        batch_size: Encoding batch size.
+        show_progress_bar: Show encoding progress bars.
+        primary_dim: Dim used for model selection (default: 128 if evaluated, else the middle dim).
+
+    Returns:
+        A :class:`MatryoshkaIREvaluator` or :class:`MatryoshkaSTSEvaluator` with its default main metric.
+
+    Raises:
+        ConfigError: If ``eval_set`` is neither an ``IRSet`` nor an ``STSSet``.
+    """
+    options = {
+        "name": name,
+        "batch_size": batch_size,
+        "show_progress_bar": show_progress_bar,
+        "primary_dim": primary_dim,
+    }
+    if isinstance(eval_set, IRSet):
+        return MatryoshkaIREvaluator(eval_set, dims, **options)
+    if isinstance(eval_set, STSSet):
+        return MatryoshkaSTSEvaluator(eval_set, dims, **options)
+    raise ConfigError(f"cannot evaluate a {type(eval_set).__name__}; pass an IRSet or an STSSet")
+
+
+def evaluate_model(
+    model: SentenceTransformer,
+    eval_set: IRSet | STSSet,
+    dims: Sequence[int],
+    *,
+    batch_size: int = 32,
+    show_progress_bar: bool = True,
+) -> dict[int, dict[str, float]]:
+    """Score ``model`` on ``eval_set`` at every dim.
+
+    Args:
+        model: The model to evaluate.
+        eval_set: An :class:`~mrlkit.data.types.IRSet` or :class:`~mrlkit.data.types.STSSet`.
+        dims: Dims to score; none may exceed the model's dimension.
+        batch_size: Encoding batch size.
+        show_progress_bar: Show encoding progress bars.
+
+    Returns:
+        ``{dim: {metric: value}}``, dims largest first; metric names as in
+        :data:`mrlkit.evaluation.metrics.IR_METRICS` or :data:`~mrlkit.evaluation.metrics.STS_METRICS`.
+    """
+    evaluator = build_evaluator(eval_set, dims, batch_size=batch_size, show_progress_bar=show_progress_bar)
+    return evaluator.evaluate_dims(model)

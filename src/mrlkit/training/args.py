@@ -1,0 +1,64 @@
+"""Map a :class:`~mrlkit.config.FinetuneConfig` onto sentence-transformers' training arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformerTrainingArguments
+from sentence_transformers.base.sampler import BatchSamplers
+
+from mrlkit.config import FinetuneConfig, LossKind, Precision
+
+
+def precision_flags(precision: Precision | str) -> dict[str, bool]:
+    """``bf16``/``fp16``/``tf32`` flags for the trainer; ``auto`` uses bf16 + tf32 on a capable GPU."""
+    precision = Precision(precision)
+    cuda = torch.cuda.is_available()
+    if precision is Precision.AUTO:
+        bf16 = cuda and torch.cuda.is_bf16_supported()
+        return {"bf16": bf16, "fp16": False, "tf32": cuda and torch.cuda.get_device_capability()[0] >= 8}
+    return {"bf16": precision is Precision.BF16, "fp16": precision is Precision.FP16, "tf32": False}
+
+
+def training_arguments(
+    config: FinetuneConfig,
+    checkpoint_dir: Path,
+    loss_kind: LossKind,
+    best_model_metric: str | None,
+) -> SentenceTransformerTrainingArguments:
+    """Build the trainer's arguments: epoch-wise evaluation and checkpoints, best-checkpoint selection.
+
+    Args:
+        config: The run's settings.
+        checkpoint_dir: Where checkpoints go (``--resume`` looks here).
+        loss_kind: The resolved base loss; in-batch-negative losses get the NO_DUPLICATES sampler.
+        best_model_metric: Evaluator metric that picks the best checkpoint, or ``None`` without an eval set.
+    """
+    in_batch = loss_kind in (LossKind.MNRL, LossKind.CACHED_MNRL)
+    has_eval = best_model_metric is not None
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoint_dir),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        lr_scheduler_type=config.scheduler,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if in_batch else BatchSamplers.BATCH_SAMPLER,
+        eval_strategy="epoch" if has_eval else "no",
+        save_strategy="epoch",
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=has_eval and config.load_best_model,
+        metric_for_best_model=best_model_metric if has_eval else None,
+        greater_is_better=True,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        report_to="none",
+        dataloader_drop_last=False,
+        **precision_flags(config.precision),
+    )

@@ -1,0 +1,197 @@
+"""``mrlkit finetune``: Matryoshka fine-tuning with in-batch negatives, evaluated per dimension."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
+from mrlkit.config import FinetuneConfig
+from mrlkit.data import load_data, load_eval_set, mine_negatives
+from mrlkit.data.types import EvalSet, TrainingData
+from mrlkit.evaluation import Report, evaluate_model, make_evaluator
+from mrlkit.models.resolve import resolve_model
+from mrlkit.training.args import training_arguments
+from mrlkit.training.dims import validate_dims
+from mrlkit.training.losses import build_loss, resolve_loss_kind
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneResult:
+    """What a run produced: the saved model's directory, the report and where everything is."""
+
+    model_path: Path
+    report: Report
+    output_dir: Path
+    train_metrics: dict[str, Any]
+
+
+def machine_info() -> dict[str, Any]:
+    """The hardware a measurement came from, stored next to every figure."""
+    import os
+
+    info: dict[str, Any] = {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (MB); peak GPU memory is reported separately."""
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss_kb / 1024.0
+
+
+def _pick_best_dim(config: FinetuneConfig, dims: list[int]) -> int:
+    if config.best_dim is not None:
+        if config.best_dim not in dims:
+            from mrlkit.errors import ConfigError
+
+            raise ConfigError(f"best_dim {config.best_dim} is not one of the trained dims {dims}; pick one of them")
+        return config.best_dim
+    return 128 if 128 in dims else dims[len(dims) // 2]
+
+
+def _load_training_data(config: FinetuneConfig) -> TrainingData:
+    data = load_data(
+        config.data,
+        kind=config.kind,
+        columns=config.columns or None,
+        eval_fraction=config.eval_fraction,
+        seed=config.seed,
+        dedupe=config.dedupe,
+        score_range=(config.score_range[0], config.score_range[1]),
+    )
+    if config.max_train_rows is not None and len(data.train) > config.max_train_rows:
+        data.train = data.train.shuffle(seed=config.seed).select(range(config.max_train_rows))
+    return data
+
+
+def _evaluate_base(
+    config: FinetuneConfig, model: SentenceTransformer, test: EvalSet, dims: list[int], out: Path
+) -> dict[int, dict[str, float]]:
+    """Evaluate the untouched base model once; cached in the output dir so ``--resume`` skips it."""
+    cache = out / "base_metrics.json"
+    key = {"model": config.model, "data": str(Path(config.data).resolve()), "dims": dims, "n": len(test)}
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return {int(d): m for d, m in saved["metrics"].items()}
+    metrics = evaluate_model(model, test, dims, batch_size=config.eval_batch_size)
+    cache.write_text(json.dumps({"key": key, "metrics": {str(d): m for d, m in metrics.items()}}, indent=1))
+    return metrics
+
+
+def finetune(
+    config: FinetuneConfig,
+    *,
+    on_base_done: Any = None,  # noqa: ANN401
+    callbacks: list[Any] | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``config.model`` on ``config.data`` and write model, checkpoints and report.
+
+    Everything that can fail on bad input (data, dims, loss choice) is checked before anything is
+    written to ``config.output_dir``.
+
+    Args:
+        config: The run's settings.
+        on_base_done: Optional callback receiving the base model's per-dim metrics (the CLI prints them).
+        callbacks: Extra ``transformers.TrainerCallback`` objects (benchmarks use one to time training).
+
+    Returns:
+        A :class:`FinetuneResult`; the report is also saved as report.md/json/png in the output dir.
+    """
+    start = time.perf_counter()
+    data = _load_training_data(config)
+    test_set = data.test if data.test is not None else data.eval
+    if config.test_data is not None:  # loaded before anything is written, so bad input fails early
+        test_set = load_eval_set(config.test_data, columns=config.columns or None,
+                                 score_range=(config.score_range[0], config.score_range[1]))
+    model = SentenceTransformer(resolve_model(config.model))
+    if config.max_seq_length is not None:
+        model.max_seq_length = config.max_seq_length
+    model_dim = model.get_embedding_dimension()
+    dims = validate_dims(config.dims, model_dim)
+    best_dim = _pick_best_dim(config, dims)
+    loss_kind = resolve_loss_kind(config.loss, data.kind)
+    loss = build_loss(
+        model, loss_kind, data.kind, dims,
+        matryoshka=config.matryoshka, weights=config.matryoshka_weights, mini_batch_size=config.mini_batch_size,
+    )
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / "config.yaml")
+    base_metrics: dict[int, dict[str, float]] = {}
+    if config.evaluate_base and test_set is not None:
+        base_metrics = _evaluate_base(config, model, test_set, dims, out)
+        if on_base_done is not None:
+            on_base_done(base_metrics)
+
+    if config.hard_negatives > 0:
+        data = mine_negatives(data, model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size)
+
+    evaluator = None
+    if data.eval is not None and config.eval_every_epoch:
+        evaluator = make_evaluator(
+            data.eval, dims, name="dev", batch_size=config.eval_batch_size,
+            primary_dim=best_dim, primary_metric=config.best_metric,
+        )
+    args = training_arguments(
+        config, out / "checkpoints", loss_kind, evaluator.best_model_metric if evaluator else None
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data.train, loss=loss, evaluator=evaluator,
+        callbacks=callbacks,
+    )
+    train_start = time.perf_counter()
+    train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
+    train_seconds = time.perf_counter() - train_start
+
+    model_path = out / "model"
+    model.save(str(model_path))
+    tuned_metrics = evaluate_model(model, test_set, dims, batch_size=config.eval_batch_size) if test_set else {}
+    train_metrics = dict(train_output.metrics)
+    report = Report(
+        task="sts" if data.kind.value == "scored" else "ir",
+        dims=dims,
+        base=base_metrics,
+        tuned=tuned_metrics,
+        meta={
+            "base_model": config.model,
+            "tuned_model": str(model_path),
+            "data": config.data,
+            "data_kind": data.kind.value,
+            "train_rows": len(data.train),
+            "test_set": getattr(test_set, "name", "test"),
+            "test_size": len(test_set) if test_set is not None else 0,
+            "loss": f"{config.matryoshka.value}-matryoshka({loss_kind.value})",
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "best_model_metric": evaluator.best_model_metric if evaluator else None,
+            "train_seconds": round(train_seconds, 1),
+            "train_samples_per_second": train_metrics.get("train_samples_per_second"),
+            "total_seconds": round(time.perf_counter() - start, 1),
+            "peak_rss_mb": round(peak_memory_mb(), 1),
+            "machine": machine_info(),
+        },
+    )
+    report.save(out)
+    return FinetuneResult(model_path=model_path, report=report, output_dir=out, train_metrics=train_metrics)

@@ -1,0 +1,65 @@
+"""Build the training loss: a sentence-transformers base loss wrapped in a Matryoshka modifier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer import losses
+from torch import nn
+
+from mrlkit.config import LossKind, MatryoshkaMode
+from mrlkit.data.types import DataKind
+from mrlkit.errors import ConfigError
+
+
+def resolve_loss_kind(loss: LossKind | str, data_kind: DataKind) -> LossKind:
+    """Pick the base loss for ``auto`` and check it fits the data layout."""
+    loss = LossKind(loss)
+    scored = data_kind is DataKind.SCORED
+    if loss is LossKind.AUTO:
+        return LossKind.COSENT if scored else LossKind.MNRL
+    if scored and loss is not LossKind.COSENT:
+        raise ConfigError(f"loss {loss.value!r} needs anchor/positive pairs, but the data is scored pairs; use --loss cosent")
+    if not scored and loss is LossKind.COSENT:
+        raise ConfigError("loss 'cosent' needs scored pairs (sentence1, sentence2, score); use --loss mnrl for pairs")
+    return loss
+
+
+def build_loss(
+    model: SentenceTransformer,
+    loss: LossKind | str,
+    data_kind: DataKind,
+    dims: Sequence[int],
+    *,
+    matryoshka: MatryoshkaMode | str = MatryoshkaMode.MRL,
+    weights: Sequence[float] | None = None,
+    mini_batch_size: int = 16,
+) -> nn.Module:
+    """Compose the loss for a run.
+
+    Args:
+        model: The model being trained.
+        loss: Base loss kind (``auto`` resolves from ``data_kind``).
+        data_kind: Layout of the training data.
+        dims: Matryoshka dims, descending.
+        matryoshka: ``1d`` wraps in ``MatryoshkaLoss``, ``2d`` in ``Matryoshka2dLoss``, ``none`` not at all.
+        weights: Optional per-dim weights.
+        mini_batch_size: Mini-batch size for ``CachedMultipleNegativesRankingLoss``.
+    """
+    kind = resolve_loss_kind(loss, data_kind)
+    base: nn.Module
+    if kind is LossKind.MNRL:
+        base = losses.MultipleNegativesRankingLoss(model)
+    elif kind is LossKind.CACHED_MNRL:
+        base = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size)
+    else:
+        base = losses.CoSENTLoss(model)
+    if weights is not None and len(weights) != len(dims):
+        raise ConfigError(f"matryoshka_weights has {len(weights)} values for {len(dims)} dims; give one weight per dim")
+    mode = MatryoshkaMode(matryoshka)
+    if mode is MatryoshkaMode.NONE:
+        return base
+    if mode is MatryoshkaMode.MRL_2D:
+        return losses.Matryoshka2dLoss(model, base, list(dims), matryoshka_weights=None if weights is None else list(weights))
+    return losses.MatryoshkaLoss(model, base, list(dims), matryoshka_weights=None if weights is None else list(weights))
