@@ -89,7 +89,9 @@ class FinetuneConfig:
     hard_negatives: int = _help("Mine this many hard negatives per pair with the base model (0: off).", default=0)
     max_train_rows: int | None = _help("Use at most this many training rows (after shuffling).", default=None)
     best_dim: int | None = _help("Dim whose metric picks the best checkpoint (default: 128 if trained).", default=None)
-    best_metric: str = _help("Metric that picks the best checkpoint (ndcg@10, mrr@10, ... or spearman).", default="ndcg@10")
+    best_metric: str | None = _help(
+        "Metric that picks the best checkpoint (default: ndcg@10, or spearman for scored pairs).", default=None
+    )
     load_best_model: bool = _help("Keep the best epoch's checkpoint rather than the last.", default=True)
     eval_batch_size: int = _help("Batch size for encoding during evaluation.", default=64)
     evaluate_base: bool = _help("Also evaluate the base model for the base-vs-tuned report.", default=True)

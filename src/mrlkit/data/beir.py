@@ -46,6 +46,7 @@ def read_corpus(path: Path) -> dict[str, str]:
 
     Raises:
         DataError: A line lacks ``_id``, repeats an ``_id`` or has non-text title/text.
+
     """
     corpus: dict[str, str] = {}
     for line, record in iter_json_lines(path):
@@ -54,7 +55,9 @@ def read_corpus(path: Path) -> dict[str, str]:
         text = _optional_text(record, "text", line, path)
         corpus[doc_id] = f"{title} {text}".strip()
     if not corpus:
-        raise DataError("the corpus is empty", path=path, fix='Add one {"_id", "title", "text"} object per line')
+        raise DataError(
+            "the corpus is empty", path=path, fix='Add one {"_id", "title", "text"} object per line'
+        )
     return corpus
 
 
@@ -63,6 +66,7 @@ def read_queries(path: Path) -> dict[str, str]:
 
     Raises:
         DataError: A line lacks ``_id`` or text, or repeats an ``_id``.
+
     """
     queries: dict[str, str] = {}
     for line, record in iter_json_lines(path):
@@ -81,6 +85,7 @@ def read_qrels(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> l
 
     Raises:
         DataError: Wrong number of fields, non-integer score or unknown id (with the line).
+
     """
     qrels: list[Qrel] = []
     for line, fields in _qrels_fields(path):
@@ -88,7 +93,9 @@ def read_qrels(path: Path, queries: dict[str, str], corpus: dict[str, str]) -> l
         try:
             value = int(score)
         except ValueError:
-            raise DataError(f"score '{score}' is not an integer", path=path, line=line, fix=QRELS_FIX) from None
+            raise DataError(
+                f"score '{score}' is not an integer", path=path, line=line, fix=QRELS_FIX
+            ) from None
         if query_id not in queries:
             raise DataError(
                 f"query id '{query_id}' is not in queries.jsonl",
@@ -121,24 +128,30 @@ def load_beir_eval(path: Path, split: str) -> IRSet:
 
     Raises:
         DataError: A part of the folder or the split is missing, or a file is malformed.
+
     """
     check_folder(path)
     qrels_path = path / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         found = ", ".join(sorted(p.stem for p in (path / "qrels").glob("*.tsv"))) or "none"
         raise DataError(
-            f"there is no qrels/{split}.tsv (splits found: {found})", path=path, fix="Pass --split with one of them"
+            f"there is no qrels/{split}.tsv (splits found: {found})",
+            path=path,
+            fix="Pass --split with one of them",
         )
     corpus = read_corpus(path / "corpus.jsonl")
     queries = read_queries(path / "queries.jsonl")
     return qrels_ir_set(read_qrels(qrels_path, queries, corpus), queries, corpus, f"{path.name}-{split}")
 
 
-def load_beir(path: Path, *, eval_fraction: float, seed: int, dedupe: bool, max_rows: int | None) -> TrainingData:
+def load_beir(
+    path: Path, *, eval_fraction: float, seed: int, dedupe: bool, max_rows: int | None
+) -> TrainingData:
     """Load a BEIR folder for fine-tuning (see the module docstring for which file feeds what).
 
     Raises:
         DataError: ``qrels/train.tsv`` is missing, or any file is malformed.
+
     """
     check_folder(path)
     train_path = path / "qrels" / "train.tsv"
@@ -163,7 +176,10 @@ def load_beir(path: Path, *, eval_fraction: float, seed: int, dedupe: bool, max_
     test_set, stats["test_source"] = eval_set, stats["eval_source"]
     if (path / "qrels" / "test.tsv").is_file():
         test_qrels = read_qrels(path / "qrels" / "test.tsv", queries, corpus)
-        test_set, stats["test_source"] = qrels_ir_set(test_qrels, queries, corpus, f"{path.name}-test"), "qrels/test.tsv"
+        test_set, stats["test_source"] = (
+            qrels_ir_set(test_qrels, queries, corpus, f"{path.name}-test"),
+            "qrels/test.tsv",
+        )
     train = Dataset.from_dict({"anchor": frame["anchor"].tolist(), "positive": frame["positive"].tolist()})
     stats.update(
         kind=DataKind.BEIR.value,
@@ -187,7 +203,8 @@ def _train_pairs(
         rows = rows[:max_rows]
     if not rows:
         raise DataError(
-            "qrels/train.tsv has no relevant pair (score > 0)", fix="Mark relevant documents with score 1 or more"
+            "qrels/train.tsv has no relevant pair (score > 0)",
+            fix="Mark relevant documents with score 1 or more",
         )
     return pd.DataFrame(rows, columns=["query_id", "doc_id", "anchor", "positive"])
 
@@ -215,7 +232,7 @@ def _eval_set(
     for query_id, doc_id in zip(frame.loc[held, "query_id"], frame.loc[held, "doc_id"], strict=True):
         relevant.setdefault(query_id, set()).add(doc_id)
     eval_set = IRSet({q: queries[q] for q in relevant}, corpus, relevant, f"{path.name}-eval")
-    return eval_set, frame.loc[~held], f"{eval_fraction:g} of the train queries"
+    return eval_set, frame.loc[~held], f"split: {eval_fraction:g} of the train queries, seed {seed}"
 
 
 def _qrels_fields(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -241,7 +258,10 @@ def _record_id(record: dict[str, object], line: int, path: Path, seen: dict[str,
     value = record.get("_id")
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
         raise DataError(
-            "the line has no '_id' (or it is not a string)", path=path, line=line, fix='Give it an "_id": "..."'
+            "the line has no '_id' (or it is not a string)",
+            path=path,
+            line=line,
+            fix='Give it an "_id": "..."',
         )
     key = str(value)
     if key in seen:
@@ -267,6 +287,9 @@ def _optional_text(record: dict[str, object], field: str, line: int, path: Path)
         return ""
     if not isinstance(value, str):
         raise DataError(
-            f"'{field}' holds {type(value).__name__}, not text", path=path, line=line, fix=f'Write "{field}" as a string'
+            f"'{field}' holds {type(value).__name__}, not text",
+            path=path,
+            line=line,
+            fix=f'Write "{field}" as a string',
         )
     return value.strip()

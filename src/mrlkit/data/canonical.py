@@ -34,6 +34,7 @@ class Canonical:
         rows_read: Records read from the file.
         duplicates_removed: Exact duplicate rows dropped by :func:`drop_duplicates`.
         notes: Things the user should know about how the file was read.
+
     """
 
     kind: DataKind
@@ -55,6 +56,7 @@ def canonicalize(table: RawTable, schema: Schema, score_range: tuple[float, floa
 
     Raises:
         DataError: On the first bad cell (missing, non-text, blank, bad score, bad list).
+
     """
     if schema.kind == DataKind.QUERY_POS_NEG:
         return _query_pos_neg(table, schema)
@@ -86,7 +88,9 @@ def _scored(table: RawTable, schema: Schema, score_range: tuple[float, float]) -
     columns = schema.columns
     for role in ("sentence1", "sentence2"):
         check_text_column(table.frame[columns[role]], columns[role], table.lines, table.path)
-    scores = check_scores(table.frame[columns["score"]], columns["score"], table.lines, table.path, score_range)
+    scores = check_scores(
+        table.frame[columns["score"]], columns["score"], table.lines, table.path, score_range
+    )
     frame = pd.DataFrame(
         {
             "sentence1": table.frame[columns["sentence1"]].to_numpy(dtype=object),

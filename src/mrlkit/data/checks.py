@@ -28,12 +28,15 @@ def check_text_column(series: pd.Series, column: str, lines: np.ndarray, path: P
 
     Raises:
         DataError: On the first missing, non-string or blank cell.
+
     """
     missing = series.isna().to_numpy(dtype=bool)
     if series.dtype == object:
         is_str = series.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    else:
+    elif pd.api.types.is_string_dtype(series.dtype):
         is_str = ~missing
+    else:  # a numeric, boolean or date column
+        is_str = np.zeros(len(series), dtype=bool)
     blank = np.zeros(len(series), dtype=bool)
     blank[is_str] = series[is_str].astype(str).str.strip().eq("").to_numpy(dtype=bool)
     row = first_true(missing | ~is_str | blank)
@@ -42,10 +45,14 @@ def check_text_column(series: pd.Series, column: str, lines: np.ndarray, path: P
     line = int(lines[row])
     if missing[row]:
         raise DataError(
-            f"missing value in column '{column}'", path=path, line=line, fix="Fill in the text or delete the row"
+            f"missing value in column '{column}'",
+            path=path,
+            line=line,
+            fix="Fill in the text or delete the row",
         )
     if not is_str[row]:
         value = series.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
         raise DataError(
             f"column '{column}' holds {_short(value)} ({type(value).__name__}), not text",
             path=path,
@@ -67,7 +74,9 @@ def check_text_value(value: object, label: str, line: int, path: Path) -> str:
             fix="Every list item must be a text string",
         )
     if not value.strip():
-        raise DataError(f"empty text in {label}", path=path, line=line, fix="Fill in the text or remove the item")
+        raise DataError(
+            f"empty text in {label}", path=path, line=line, fix="Fill in the text or remove the item"
+        )
     return value
 
 
@@ -78,6 +87,7 @@ def check_scores(
 
     Raises:
         DataError: On the first score that is missing, NaN, not a number or out of range.
+
     """
     values = _to_float(series)
     bad = np.isnan(values)

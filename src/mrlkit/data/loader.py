@@ -47,6 +47,7 @@ def load_data(
 
     Raises:
         DataError: The path, an argument or any row is invalid; the message names the file, line and fix.
+
     """
     fraction = check_fraction(eval_fraction)
     score_range = _check_score_range(score_range)
@@ -74,7 +75,7 @@ def load_data(
         "eval_rows": int(held.sum()),
         "columns": dict(canonical.sources),
         "columns_found": columns_found,
-        "eval_source": f"{fraction:g} of the anchors (seed {seed})",
+        "eval_source": f"split: {fraction:g} of the anchors, seed {seed}",
         "test_source": "same as eval",
         "eval": set_sizes(eval_set),
         "test": set_sizes(eval_set),
@@ -105,6 +106,7 @@ def load_eval_set(
 
     Raises:
         DataError: The path, an argument or any row is invalid.
+
     """
     score_range = _check_score_range(score_range)
     data_kind = parse_kind(kind)
@@ -151,7 +153,9 @@ def _existing(path: str | Path) -> Path:
 def _check_beir(source: Path, kind: DataKind | None) -> None:
     if kind not in (None, DataKind.BEIR):
         raise DataError(
-            f"kind '{kind.value}' needs a file, but this is a folder", path=source, fix="Pass the data file itself"
+            f"kind '{kind.value}' needs a file, but this is a folder",
+            path=source,
+            fix="Pass the data file itself",
         )
     if not looks_like_beir(source):
         raise DataError(
@@ -175,4 +179,6 @@ def _check_score_range(score_range: tuple[float, float]) -> tuple[float, float]:
 
 def _check_max_rows(max_rows: int | None) -> None:
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
-        raise DataError(f"max_rows must be a positive integer, got {max_rows!r}", fix="Pass e.g. --max-rows 10000")
+        raise DataError(
+            f"max_rows must be a positive integer, got {max_rows!r}", fix="Pass e.g. --max-rows 10000"
+        )

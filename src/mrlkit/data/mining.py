@@ -37,7 +37,8 @@ def mine_negatives(
         num_negatives: Negatives per (anchor, positive) pair.
         range_min: Skip this many top-ranked candidates (likely unlabelled positives).
         range_max: Consider candidates up to this rank.
-        relative_margin: Keep a candidate only if its score is below ``positive * (1 - margin)``; ``None`` disables.
+        relative_margin: Keep a candidate only if its score is below ``positive - |positive| * margin``;
+            ``None`` disables the check.
         batch_size: Encoding batch size.
         corpus: Candidate texts besides the train positives; defaults to the BEIR corpus for BEIR data.
 
@@ -46,6 +47,7 @@ def mine_negatives(
 
     Raises:
         DataError: The data are scored pairs or have no rows, or the ranges are inconsistent.
+
     """
     from sentence_transformers import mine_hard_negatives
 

@@ -45,6 +45,7 @@ class RawTable:
         path: The file read.
         format: ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"parquet"``.
         lines: 1-based line (row for Parquet) of each record, used in error messages.
+
     """
 
     frame: pd.DataFrame
@@ -58,6 +59,7 @@ def file_format(path: Path) -> str:
 
     Raises:
         DataError: The extension is not one mrlkit reads.
+
     """
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
@@ -85,6 +87,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
     Raises:
         DataError: A line is not valid JSON or not a JSON object.
+
     """
     with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
@@ -115,6 +118,7 @@ def read_table(path: Path, *, max_rows: int | None = None) -> RawTable:
 
     Raises:
         DataError: Unknown extension, unreadable or empty file, bad JSON line, ragged CSV row.
+
     """
     fmt = file_format(path)
     try:
@@ -159,23 +163,34 @@ def _read_delimited(path: Path, fmt: str, max_rows: int | None) -> RawTable:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=max_rows, **options)
     except pd.errors.EmptyDataError:
-        raise DataError("the file is empty", path=path, fix="Add a header line and at least one row") from None
+        raise DataError(
+            "the file is empty", path=path, fix="Add a header line and at least one row"
+        ) from None
     except pd.errors.ParserError as exc:
         raise _ragged_error(path, fmt, str(exc)) from None
     if len(frame) == 0:
         raise DataError("the file has a header but no rows", path=path, fix="Add at least one row")
-    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
-    short = frame.isna().to_numpy().any(axis=1)
-    if short.any():
-        row = int(np.flatnonzero(short)[0])
-        found = int(frame.iloc[row].notna().sum())
-        raise DataError(
-            f"the row has {found} fields but the header has {len(frame.columns)}",
-            path=path,
-            line=int(lines[row]),
-            fix=_ragged_fix(fmt),
-        )
-    return RawTable(frame, path, fmt, lines)
+    if frame.iloc[:, -1].eq("").any():  # pandas pads short rows with "": count their fields
+        _check_short_rows(path, fmt, options, len(frame.columns))
+    return RawTable(frame, path, fmt, np.arange(2, len(frame) + 2, dtype=np.int64))
+
+
+def _check_short_rows(path: Path, fmt: str, options: dict[str, Any], n_fields: int) -> None:
+    dialect = {"delimiter": options["sep"], "quoting": options.get("quoting", csv.QUOTE_MINIMAL)}
+    with open_text(path) as handle:
+        reader = csv.reader(handle, **dialect)
+        try:
+            next(reader, None)
+            for record in reader:
+                if record and len(record) < n_fields:
+                    raise DataError(
+                        f"the row has {len(record)} fields but the header has {n_fields}",
+                        path=path,
+                        line=reader.line_num,
+                        fix=_ragged_fix(fmt),
+                    )
+        except csv.Error:  # e.g. a field over csv's size limit: pandas read it, so skip this check
+            return
 
 
 def _ragged_error(path: Path, fmt: str, message: str) -> DataError:
@@ -191,14 +206,18 @@ def _ragged_error(path: Path, fmt: str, message: str) -> DataError:
 def _ragged_fix(fmt: str) -> str:
     if fmt == "tsv":
         return "Every row needs one value per header column, separated by tabs; remove stray tabs from texts"
-    return 'Every row needs one value per header column; wrap texts that contain commas in double quotes ("...")'
+    return (
+        'Every row needs one value per header column; wrap texts that contain commas in double quotes ("...")'
+    )
 
 
 def _read_parquet(path: Path, max_rows: int | None) -> RawTable:
     try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the Parquet file ({exc})", path=path, fix="Check that it is Parquet") from None
+        raise DataError(
+            f"cannot read the Parquet file ({exc})", path=path, fix="Check that it is Parquet"
+        ) from None
     if len(frame) == 0:
         raise DataError("the Parquet file has no rows", path=path, fix="Write at least one row to it")
     if max_rows is not None:

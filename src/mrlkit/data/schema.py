@@ -56,6 +56,7 @@ class Schema:
     Attributes:
         kind: Layout of the file.
         columns: role -> column name in the file (only roles present).
+
     """
 
     kind: DataKind
@@ -67,6 +68,7 @@ def parse_kind(kind: DataKind | str | None) -> DataKind | None:
 
     Raises:
         DataError: The string names no layout.
+
     """
     if kind is None or isinstance(kind, DataKind):
         return kind
@@ -82,6 +84,7 @@ def check_mapping(columns: dict[str, str] | None, frame: pd.DataFrame, path: obj
 
     Raises:
         DataError: A role is unknown or a column is not in the file.
+
     """
     if not columns:
         return {}
@@ -103,7 +106,9 @@ def check_mapping(columns: dict[str, str] | None, frame: pd.DataFrame, path: obj
     return dict(columns)
 
 
-def resolve_schema(frame: pd.DataFrame, mapping: dict[str, str], kind: DataKind | None, path: object) -> Schema:
+def resolve_schema(
+    frame: pd.DataFrame, mapping: dict[str, str], kind: DataKind | None, path: object
+) -> Schema:
     """Detect the layout (unless ``kind`` is given) and find the column for each of its roles.
 
     Args:
@@ -114,11 +119,14 @@ def resolve_schema(frame: pd.DataFrame, mapping: dict[str, str], kind: DataKind 
 
     Raises:
         DataError: A required column is missing.
+
     """
     if kind is None:
         kind = detect_kind(frame, mapping)
     if kind not in REQUIRED:
-        raise DataError(f"kind '{kind.value}' needs a folder, not a file", path=path, fix="Pass a BEIR folder")
+        raise DataError(
+            f"kind '{kind.value}' needs a folder, not a file", path=path, fix="Pass a BEIR folder"
+        )
     taken = set(mapping.values())
     resolved: dict[str, str] = {}
     for role in REQUIRED[kind] + OPTIONAL.get(kind, ()):
@@ -133,7 +141,11 @@ def resolve_schema(frame: pd.DataFrame, mapping: dict[str, str], kind: DataKind 
 
 
 def detect_kind(frame: pd.DataFrame, mapping: dict[str, str]) -> DataKind:
-    """Guess the layout: list ``pos`` -> query-pos-neg; a score -> scored; a negative -> triplets; else pairs."""
+    """Guess the layout from the columns present.
+
+    A list ``pos`` column means query-pos-neg; a score column scored; a negative column triplets;
+    anything else pairs.
+    """
     taken = set(mapping.values())
     pos = _find(frame, "pos", mapping, taken)
     if pos is not None and _holds_lists(frame[pos]):

@@ -20,6 +20,7 @@ def check_fraction(eval_fraction: float) -> float:
 
     Raises:
         DataError: It does not.
+
     """
     try:
         value = float(eval_fraction)
@@ -46,6 +47,7 @@ def eval_keys(keys: Iterable[str], eval_fraction: float, seed: int, path: str | 
 
     Raises:
         DataError: Fewer than two distinct keys.
+
     """
     unique = list(dict.fromkeys(keys))
     if len(unique) < 2:
@@ -75,6 +77,7 @@ def ir_set(frame: pd.DataFrame, doc_ids: dict[str, str], name: str) -> IRSet:
         frame: Rows with ``anchor`` and ``positive`` columns.
         doc_ids: text -> doc id for the whole corpus (from :func:`corpus_of`).
         name: Name of the set.
+
     """
     query_ids: dict[str, str] = {}
     relevant: dict[str, set[str]] = {}
@@ -97,7 +100,7 @@ def sts_set(frame: pd.DataFrame, name: str) -> STSSet:
 
 
 def set_sizes(eval_set: IRSet | STSSet | None) -> dict[str, int]:
-    """Counts shown for an evaluation set: queries, corpus docs and judgments, or pairs."""
+    """Count what an evaluation set holds: queries, corpus docs and judgments, or pairs."""
     if eval_set is None:
         return {}
     if isinstance(eval_set, IRSet):

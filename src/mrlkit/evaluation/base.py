@@ -8,9 +8,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
-
 from mrlkit.errors import ConfigError
+from mrlkit.evaluation._compat import SentenceEvaluator
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -32,6 +31,7 @@ def check_dims(dims: Sequence[int]) -> list[int]:
 
     Raises:
         ConfigError: If ``dims`` is empty or holds a value that is not a positive integer.
+
     """
     values = list(dims)
     if not values:
@@ -43,7 +43,7 @@ def check_dims(dims: Sequence[int]) -> list[int]:
 
 
 def choose_primary_dim(dims: Sequence[int], primary_dim: int | None) -> int:
-    """The dim whose score picks the best checkpoint: ``primary_dim``, else 128, else the middle dim.
+    """Pick the dim whose score selects the best checkpoint: ``primary_dim``, 128, or the middle dim.
 
     Args:
         dims: Validated dims (any order).
@@ -55,11 +55,14 @@ def choose_primary_dim(dims: Sequence[int], primary_dim: int | None) -> int:
 
     Raises:
         ConfigError: If ``primary_dim`` is not one of ``dims``.
+
     """
     ordered = sorted(dims)
     if primary_dim is not None:
         if primary_dim not in ordered:
-            raise ConfigError(f"primary_dim {primary_dim} is not among the evaluated dims {ordered}; pick one of them")
+            raise ConfigError(
+                f"primary_dim {primary_dim} is not among the evaluated dims {ordered}; pick one of them"
+            )
         return primary_dim
     if PREFERRED_PRIMARY_DIM in ordered:
         return PREFERRED_PRIMARY_DIM
@@ -81,6 +84,7 @@ def scoring_similarity(model: SentenceTransformer) -> str:
     Returns:
         A :class:`~sentence_transformers.SimilarityFunction` value: ``"cosine"``, ``"euclidean"`` or
         ``"manhattan"``.
+
     """
     name = str(model.similarity_fn_name)
     return "cosine" if name in ("cosine", "dot") else name
@@ -114,7 +118,8 @@ class MatryoshkaEvaluator(SentenceEvaluator):
             raise ConfigError(f"batch_size {batch_size} must be a positive integer, e.g. 32")
         if primary_metric not in self.metric_names:
             raise ConfigError(
-                f"primary_metric {primary_metric!r} is not reported; choose one of {', '.join(self.metric_names)}"
+                f"primary_metric {primary_metric!r} is not reported; "
+                f"choose one of {', '.join(self.metric_names)}"
             )
         self.name = name
         self.batch_size = batch_size
@@ -134,6 +139,7 @@ class MatryoshkaEvaluator(SentenceEvaluator):
 
         Returns:
             ``{dim: {metric: value}}`` with dims as in :attr:`dims` and metrics as in :attr:`metric_names`.
+
         """
         raise NotImplementedError(f"{type(self).__name__} must implement evaluate_dims")
 
@@ -146,6 +152,7 @@ class MatryoshkaEvaluator(SentenceEvaluator):
 
         Returns:
             The key, without the name prefix when the evaluator's name is empty.
+
         """
         key = f"dim{dim}_{metric}"
         return f"{self.name}_{key}" if self.name else key
@@ -179,6 +186,7 @@ class MatryoshkaEvaluator(SentenceEvaluator):
 
         Returns:
             One float per (dim, metric); :attr:`primary_metric` names the one used for model selection.
+
         """
         results = self.evaluate_dims(model)
         flat = {f"dim{dim}_{metric}": value for dim, row in results.items() for metric, value in row.items()}
@@ -208,8 +216,10 @@ class MatryoshkaEvaluator(SentenceEvaluator):
 
         Raises:
             ConfigError: Naming the model's dimension and the dims that exceed it.
+
         """
-        model_dim = model.get_sentence_embedding_dimension()
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        model_dim = get_dim()
         if model_dim is not None and self.dims[0] > model_dim:
             too_big = [d for d in self.dims if d > model_dim]
             raise ConfigError(
@@ -217,9 +227,10 @@ class MatryoshkaEvaluator(SentenceEvaluator):
             )
 
     def get_config_dict(self) -> dict[str, Any]:
-        """Configuration shown in the model card.
+        """Return the configuration shown in the model card.
 
         Returns:
             The evaluated dims and the primary dim.
+
         """
         return {"dims": self.dims, "primary_dim": self.primary_dim}

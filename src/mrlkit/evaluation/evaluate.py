@@ -23,8 +23,9 @@ def build_evaluator(
     batch_size: int = 32,
     show_progress_bar: bool = False,
     primary_dim: int | None = None,
+    primary_metric: str | None = None,
 ) -> MatryoshkaEvaluator:
-    """The Matryoshka evaluator that fits ``eval_set`` (retrieval or similarity).
+    """Build the Matryoshka evaluator that fits ``eval_set`` (retrieval or similarity).
 
     Args:
         eval_set: An :class:`~mrlkit.data.types.IRSet` or :class:`~mrlkit.data.types.STSSet`.
@@ -33,12 +34,14 @@ def build_evaluator(
         batch_size: Encoding batch size.
         show_progress_bar: Show encoding progress bars.
         primary_dim: Dim used for model selection (default: 128 if evaluated, else the middle dim).
+        primary_metric: Metric used for model selection (default: ndcg@10 for retrieval, spearman for STS).
 
     Returns:
         A :class:`MatryoshkaIREvaluator` or :class:`MatryoshkaSTSEvaluator` with its default main metric.
 
     Raises:
         ConfigError: If ``eval_set`` is neither an ``IRSet`` nor an ``STSSet``.
+
     """
     options = {
         "name": name,
@@ -46,6 +49,8 @@ def build_evaluator(
         "show_progress_bar": show_progress_bar,
         "primary_dim": primary_dim,
     }
+    if primary_metric is not None:
+        options["primary_metric"] = primary_metric
     if isinstance(eval_set, IRSet):
         return MatryoshkaIREvaluator(eval_set, dims, **options)
     if isinstance(eval_set, STSSet):
@@ -73,6 +78,7 @@ def evaluate_model(
     Returns:
         ``{dim: {metric: value}}``, dims largest first; metric names as in
         :data:`mrlkit.evaluation.metrics.IR_METRICS` or :data:`~mrlkit.evaluation.metrics.STS_METRICS`.
+
     """
     evaluator = build_evaluator(eval_set, dims, batch_size=batch_size, show_progress_bar=show_progress_bar)
     return evaluator.evaluate_dims(model)

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-from sentence_transformers.util.similarity import SimilarityFunction
+from sentence_transformers import SimilarityFunction
 
 from mrlkit.data.types import IRSet
 from mrlkit.errors import DataError
+from mrlkit.evaluation._compat import InformationRetrievalEvaluator
 from mrlkit.evaluation.base import MatryoshkaEvaluator, scoring_similarity
 from mrlkit.evaluation.metrics import (
     ACCURACY_K,
@@ -66,6 +66,7 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
     Raises:
         DataError: If no query has a relevant document, or the corpus is empty.
         ConfigError: For bad dims, k values, ``primary_dim`` or ``primary_metric``.
+
     """
 
     task = Task.IR.value
@@ -106,7 +107,7 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
         return "Matryoshka Information Retrieval"
 
     def evaluator_for(self, dim: int, similarity: str) -> InformationRetrievalEvaluator:
-        """The wrapped sentence-transformers evaluator for one dim (built once, then reused).
+        """Return the wrapped sentence-transformers evaluator for one dim (built once, then reused).
 
         Args:
             dim: Truncation dim.
@@ -114,6 +115,7 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
 
         Returns:
             An ``InformationRetrievalEvaluator`` with ``truncate_dim=dim`` and mrlkit's metric cut-offs.
+
         """
         key = (dim, similarity)
         if key not in self._evaluators:
@@ -144,6 +146,7 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
 
         Returns:
             A ``(len(corpus), max(dims))`` tensor on the model's device.
+
         """
         return model.encode_document(
             list(self.ir.corpus.values()),
@@ -161,6 +164,7 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
 
         Returns:
             ``{dim: {metric: value}}``, dims largest first, metrics in :attr:`metric_names` order.
+
         """
         self.check_model_dim(model)
         similarity = scoring_similarity(model)
@@ -173,17 +177,20 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
         return results
 
     def _flatten(self, scores: dict[str, dict[int, Any]]) -> dict[str, float]:
-        """Turn ``{"ndcg@k": {10: v}, ...}`` into ``{"ndcg@10": v, ...}`` restricted to :attr:`metric_names`."""
+        """Turn ``{"ndcg@k": {10: v}}`` into ``{"ndcg@10": v}``, keeping :attr:`metric_names` only."""
         flat = {
-            metric.replace("@k", f"@{k}"): float(value) for metric, values in scores.items() for k, value in values.items()
+            metric.replace("@k", f"@{k}"): float(value)
+            for metric, values in scores.items()
+            for k, value in values.items()
         }
         return {metric: flat[metric] for metric in self.metric_names}
 
     def get_config_dict(self) -> dict[str, Any]:
-        """Configuration shown in the model card.
+        """Return the configuration shown in the model card.
 
         Returns:
             The evaluated dims, the primary dim and the recall cut-offs.
+
         """
         return {**super().get_config_dict(), "k_values": self.k_values}
 
@@ -202,5 +209,7 @@ def _check_ir_set(ir: IRSet) -> None:
     missing = sum(1 for qid in evaluable for doc_id in ir.relevant[qid] if doc_id not in ir.corpus)
     if missing:
         logger.warning(
-            "IR set '%s': %d relevant document ids are not in the corpus; they count as misses.", ir.name, missing
+            "IR set '%s': %d relevant document ids are not in the corpus; they count as misses.",
+            ir.name,
+            missing,
         )

@@ -56,6 +56,7 @@ def check_k_values(k_values: Sequence[int]) -> list[int]:
 
     Raises:
         ConfigError: If the list is empty or holds a value that is not a positive integer.
+
     """
     ks = list(k_values)
     if not ks:
@@ -75,6 +76,7 @@ def ir_metric_names(k_values: Sequence[int] = DEFAULT_K_VALUES) -> tuple[str, ..
 
     Returns:
         ``ndcg@10, mrr@10, map@100, recall@k..., precision@k..., accuracy@1, accuracy@10``.
+
     """
     ks = check_k_values(k_values)
     return (
@@ -98,6 +100,7 @@ def metric_label(metric: str) -> str:
 
     Returns:
         The label used in tables and plots (the name itself when unknown).
+
     """
     base, _, k = metric.partition("@")
     label = _LABELS.get(base, base)

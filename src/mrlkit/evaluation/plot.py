@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
-
 from mrlkit.evaluation.metrics import metric_label
 
 if TYPE_CHECKING:
@@ -31,7 +27,12 @@ def plot_metric_vs_dim(report: Report, path: str | Path, metric: str | None = No
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
+
     metric = report.resolve_metric(metric)
     gains = report.gain(metric) if report.tuned is not None else None
     dims = sorted(report.dims)
@@ -45,7 +46,7 @@ def plot_metric_vs_dim(report: Report, path: str | Path, metric: str | None = No
     if report.tuned is not None and gains is not None:
         tuned = [report.tuned[dim][metric] for dim in dims]
         axes.plot(dims, tuned, marker="o", color=TUNED_COLOUR, linewidth=2, label="tuned (Matryoshka)")
-        for dim, value in zip(dims, tuned):
+        for dim, value in zip(dims, tuned, strict=True):
             axes.annotate(
                 f"{gains[dim]:+.1f}",
                 (dim, value),
@@ -68,7 +69,7 @@ def plot_metric_vs_dim(report: Report, path: str | Path, metric: str | None = No
         title += " (labels: gain in points)"
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    axes.legend(loc="lower right")
+    axes.legend(loc="best")
 
     out = Path(path)
     figure.savefig(out)

@@ -24,6 +24,7 @@ def report_markdown(report: Report) -> str:
 
     Returns:
         The document text, ending with a newline.
+
     """
     label = metric_label(report.main_metric)
     lines = [
@@ -79,11 +80,15 @@ def _headline_rows(report: Report) -> list[list[str]]:
 
 def _scores_table(scores: Scores, metrics: Sequence[str]) -> list[str]:
     header = ["dim", *(metric_label(metric) for metric in metrics)]
-    rows = [[str(dim), *(_score(row.get(metric, math.nan)) for metric in metrics)] for dim, row in scores.items()]
+    rows = [
+        [str(dim), *(_score(row.get(metric, math.nan)) for metric in metrics)] for dim, row in scores.items()
+    ]
     return _table(header, rows)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str] | None = None) -> list[str]:
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str] | None = None
+) -> list[str]:
     align = align or ["r"] * len(header)
     rule = ["---:" if side == "r" else ":---" for side in align]
     return ["| " + " | ".join(cells) + " |" for cells in (header, rule, *rows)]
@@ -127,6 +132,7 @@ def report_rich_table(report: Report, metric: str) -> Table:
 
     Returns:
         A :class:`rich.table.Table` with one row per dim.
+
     """
     from rich.table import Table
 

@@ -33,6 +33,7 @@ class Report:
         tuned: Same for the fine-tuned model, or ``None`` for a base-only report (``mrlkit evaluate``).
         meta: Free-form run details (model names, data path, eval set size, training settings, machine,
             timings); nested dicts are shown with dotted keys in the Markdown.
+
     """
 
     task: str
@@ -68,7 +69,7 @@ class Report:
         return list(self.base[self.full_dim])
 
     def scores(self, which: Which) -> Scores:
-        """The scores of one model.
+        """Return the scores of one model.
 
         Args:
             which: ``"base"`` or ``"tuned"``.
@@ -78,6 +79,7 @@ class Report:
 
         Raises:
             ConfigError: If ``which`` is unknown, or is ``"tuned"`` in a base-only report.
+
         """
         if which == "base":
             return self.base
@@ -96,6 +98,7 @@ class Report:
 
         Returns:
             ``{dim: percent}`` (100 at the full dim; NaN if the full-dim score is 0).
+
         """
         metric = self.resolve_metric(metric)
         scores = self.scores(which)
@@ -110,6 +113,7 @@ class Report:
 
         Returns:
             ``{dim: points}``; e.g. 0.52 vs 0.45 gives 7.0.
+
         """
         metric = self.resolve_metric(metric)
         tuned = self.scores("tuned")
@@ -126,19 +130,26 @@ class Report:
 
         Raises:
             ConfigError: If the report does not hold that metric.
+
         """
         metric = metric or self.main_metric
         if metric not in self.base[self.full_dim]:
-            raise ConfigError(f"metric {metric!r} is not in the report; choose one of {', '.join(self.metrics)}")
+            raise ConfigError(
+                f"metric {metric!r} is not in the report; choose one of {', '.join(self.metrics)}"
+            )
         return metric
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict: dim keys as strings (``"384"``), plus a summary of the main metric.
+        """Convert to a JSON-safe dict: dim keys as strings (``"384"``), plus a main-metric summary.
 
         Returns:
             The report; :meth:`from_dict` reads it back (the ``summary`` is derived and ignored there).
+
         """
-        summary: dict[str, Any] = {"metric": self.main_metric, "base_retention": _str_keys(self.retention("base"))}
+        summary: dict[str, Any] = {
+            "metric": self.main_metric,
+            "base_retention": _str_keys(self.retention("base")),
+        }
         if self.tuned is not None:
             summary["tuned_retention"] = _str_keys(self.retention("tuned"))
             summary["gain"] = _str_keys(self.gain())
@@ -164,10 +175,13 @@ class Report:
 
         Raises:
             DataError: If a required key is missing.
+
         """
         missing = [key for key in ("task", "dims", "base") if key not in data]
         if missing:
-            raise DataError(f"report data lacks {', '.join(missing)}", fix="Pass a dict written by Report.to_dict().")
+            raise DataError(
+                f"report data lacks {', '.join(missing)}", fix="Pass a dict written by Report.to_dict()."
+            )
         tuned = data.get("tuned")
         return cls(
             task=data["task"],
@@ -186,6 +200,7 @@ class Report:
 
         Returns:
             The report.
+
         """
         with open(path, encoding="utf-8") as handle:
             return cls.from_dict(json.load(handle))
@@ -195,6 +210,7 @@ class Report:
 
         Returns:
             The document text.
+
         """
         from mrlkit.evaluation.render import report_markdown
 
@@ -208,6 +224,7 @@ class Report:
 
         Returns:
             A :class:`rich.table.Table`.
+
         """
         from mrlkit.evaluation.render import report_rich_table
 
@@ -221,6 +238,7 @@ class Report:
 
         Returns:
             ``{"markdown": path, "json": path, "plot": path}``.
+
         """
         from mrlkit.evaluation.plot import plot_metric_vs_dim
 
@@ -241,6 +259,7 @@ def json_safe(value: Any) -> Any:
 
     Returns:
         The same content built from dict, list, str, int, float, bool and None.
+
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

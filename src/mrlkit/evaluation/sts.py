@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from sentence_transformers.util.similarity import SimilarityFunction
+from sentence_transformers import SimilarityFunction
 
 from mrlkit.data.types import STSSet
 from mrlkit.errors import DataError
@@ -44,6 +44,7 @@ class MatryoshkaSTSEvaluator(MatryoshkaEvaluator):
     Raises:
         DataError: If the three lists differ in length or hold fewer than two pairs.
         ConfigError: For bad dims, ``primary_dim`` or ``primary_metric``.
+
     """
 
     task = Task.STS.value
@@ -86,6 +87,7 @@ class MatryoshkaSTSEvaluator(MatryoshkaEvaluator):
 
         Returns:
             Two ``(len(sts), max(dims))`` arrays.
+
         """
         kwargs = {
             "batch_size": self.batch_size,
@@ -103,6 +105,7 @@ class MatryoshkaSTSEvaluator(MatryoshkaEvaluator):
 
         Returns:
             ``{dim: {"spearman": value, "pearson": value}}``, dims largest first.
+
         """
         self.check_model_dim(model)
         pairwise = SimilarityFunction.to_similarity_pairwise_fn(scoring_similarity(model))

@@ -17,7 +17,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from mrlkit.config import FinetuneConfig
 from mrlkit.data import load_data, load_eval_set, mine_negatives
 from mrlkit.data.types import EvalSet, TrainingData
-from mrlkit.evaluation import Report, evaluate_model, make_evaluator
+from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
@@ -148,9 +148,9 @@ def finetune(
 
     evaluator = None
     if data.eval is not None and config.eval_every_epoch:
-        evaluator = make_evaluator(
-            data.eval, dims, name="dev", batch_size=config.eval_batch_size,
-            primary_dim=best_dim, primary_metric=config.best_metric,
+        evaluator = build_evaluator(
+            data.eval, dims, name="dev", batch_size=config.eval_batch_size, primary_dim=best_dim,
+            primary_metric=config.best_metric,
         )
     args = training_arguments(
         config, out / "checkpoints", loss_kind, evaluator.best_model_metric if evaluator else None

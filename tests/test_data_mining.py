@@ -1,0 +1,83 @@
+"""Hard-negative mining with the packaged MiniLM, and the `mrlkit data check` table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from mrlkit.data import DataKind, describe, load_data, mine_negatives
+from mrlkit.errors import DataError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "data"
+
+
+def _render(table: object) -> str:
+    console = Console(record=True, width=160)
+    console.print(table)
+    return console.export_text()
+
+
+def test_mine_negatives_adds_negative_column(minilm) -> None:
+    data = load_data(FIXTURES / "pairs.jsonl", eval_fraction=0.1)
+    mined = mine_negatives(data, minilm, range_min=0, range_max=10, relative_margin=0.05, batch_size=16)
+    assert mined.train.column_names == ["anchor", "positive", "negative"]
+    assert 0 < len(mined.train) <= len(data.train)
+    rows = mined.train.to_list()
+    assert all(r["negative"] != r["positive"] for r in rows)
+    positives_of: dict[str, set[str]] = {}
+    for anchor, positive in zip(data.train["anchor"], data.train["positive"], strict=True):
+        positives_of.setdefault(anchor, set()).add(positive)
+    assert all(r["negative"] not in positives_of[r["anchor"]] for r in rows)
+    assert mined.stats["mining"]["rows_before"] == len(data.train)
+    assert data.train.column_names == ["anchor", "positive"]  # the input is left untouched
+    assert mined.eval is data.eval
+    assert "mined negatives" in _render(describe(mined))
+
+
+def test_mine_negatives_uses_beir_corpus(minilm) -> None:
+    data = load_data(FIXTURES / "beir")
+    mined = mine_negatives(data, minilm, range_min=0, range_max=5, relative_margin=None)
+    corpus = set(data.test.corpus.values())
+    assert mined.train.column_names == ["anchor", "positive", "negative"]
+    assert len(mined.train) == len(data.train)
+    assert all(r["negative"] in corpus and r["negative"] != r["positive"] for r in mined.train.to_list())
+
+
+def test_mine_negatives_rejects_scored_data(minilm) -> None:
+    data = load_data(FIXTURES / "scored.tsv", score_range=(0, 5))
+    with pytest.raises(DataError, match=r"cannot mine negatives for scored data"):
+        mine_negatives(data, minilm)
+
+
+def test_mine_negatives_rejects_bad_ranges(minilm) -> None:
+    data = load_data(FIXTURES / "pairs.jsonl")
+    with pytest.raises(DataError, match=r"cannot mine 3 negative\(s\) from ranks 10\.\.11"):
+        mine_negatives(data, minilm, num_negatives=3, range_min=10, range_max=11)
+
+
+def test_describe_shows_counts_and_example() -> None:
+    data = load_data(FIXTURES / "pairs.jsonl")
+    text = _render(describe(data))
+    for expected in (
+        "kind",
+        "pairs",
+        "rows read",
+        "22",
+        "duplicates removed",
+        "train rows",
+        "eval set",
+        "judgments",
+    ):
+        assert expected in text
+    assert "test set" in text and "same as eval" in text
+    assert "anchor: " in text
+
+
+def test_describe_beir_and_scored() -> None:
+    beir = _render(describe(load_data(FIXTURES / "beir")))
+    assert "beir" in beir and "2 queries, 8 corpus docs, 3 judgments (qrels/test.tsv)" in beir
+    scored = load_data(FIXTURES / "scored.tsv", score_range=(0, 5))
+    assert scored.kind == DataKind.SCORED
+    assert "scored pairs" in _render(describe(scored))
