@@ -54,9 +54,9 @@ def run_plain(a: argparse.Namespace, meter: Meter) -> int:
     loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), DIMS)
     args = SentenceTransformerTrainingArguments(
         output_dir=a.out, num_train_epochs=1, per_device_train_batch_size=a.batch_size, learning_rate=2e-5,
-        warmup_ratio=0.1, lr_scheduler_type="cosine", weight_decay=0.01, seed=42, data_seed=42,
+        warmup_steps=0.1, lr_scheduler_type="cosine", weight_decay=0.01, seed=42, data_seed=42,
         batch_sampler=BatchSamplers.NO_DUPLICATES, eval_strategy="no", save_strategy="epoch", save_total_limit=2,
-        logging_steps=10, logging_first_step=True, report_to="none",
+        logging_steps=10, logging_first_step=True, report_to="none", dataloader_pin_memory=False,
     )
     SentenceTransformerTrainer(model=model, args=args, train_dataset=train, loss=loss, callbacks=[meter]).train()
     return len(train)

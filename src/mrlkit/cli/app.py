@@ -29,6 +29,9 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     for name in ("sentence_transformers", "transformers", "datasets", "httpx", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # weight-loading bars; training bars stay
 
 
 def _print_base(metrics: dict[int, dict[str, float]]) -> None:

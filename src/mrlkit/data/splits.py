@@ -43,7 +43,8 @@ def key_fraction(key: str, seed: int) -> float:
 def eval_keys(keys: Iterable[str], eval_fraction: float, seed: int, path: str | Path) -> set[str]:
     """Pick the keys (anchors or query ids) that go to the eval side.
 
-    Each key goes to eval when its hash is below ``eval_fraction``; at least one key lands on each side.
+    Each key goes to eval when its hash is below ``eval_fraction``. At least two keys land on the eval
+    side when there are four or more (a correlation needs two pairs), and at least one on each side.
 
     Raises:
         DataError: Fewer than two distinct keys.
@@ -58,8 +59,9 @@ def eval_keys(keys: Iterable[str], eval_fraction: float, seed: int, path: str | 
         )
     hashes = np.fromiter((key_fraction(k, seed) for k in unique), dtype=np.float64, count=len(unique))
     chosen = hashes < eval_fraction
-    if not chosen.any():
-        chosen[int(np.argmin(hashes))] = True
+    min_eval = 2 if len(unique) >= 4 else 1
+    if chosen.sum() < min_eval:
+        chosen[np.argsort(hashes)[:min_eval]] = True
     if chosen.all():
         chosen[int(np.argmax(hashes))] = False
     return {k for k, c in zip(unique, chosen, strict=True) if c}

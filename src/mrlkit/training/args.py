@@ -21,6 +21,15 @@ def precision_flags(precision: Precision | str) -> dict[str, bool]:
     return {"bf16": precision is Precision.BF16, "fp16": precision is Precision.FP16, "tf32": False}
 
 
+def _warmup(ratio: float) -> dict[str, float]:
+    """transformers 5 reads a float ``warmup_steps`` < 1 as a ratio and deprecates ``warmup_ratio``."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        return {"warmup_steps": ratio}
+    return {"warmup_ratio": ratio}
+
+
 def training_arguments(
     config: FinetuneConfig,
     checkpoint_dir: Path,
@@ -44,7 +53,7 @@ def training_arguments(
         per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio,
+        **_warmup(config.warmup_ratio),
         lr_scheduler_type=config.scheduler,
         weight_decay=config.weight_decay,
         seed=config.seed,
@@ -60,5 +69,6 @@ def training_arguments(
         logging_first_step=True,
         report_to="none",
         dataloader_drop_last=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
         **precision_flags(config.precision),
     )

@@ -134,6 +134,13 @@ def finetune(
         matryoshka=config.matryoshka, weights=config.matryoshka_weights, mini_batch_size=config.mini_batch_size,
     )
 
+    evaluator = None
+    if data.eval is not None and config.eval_every_epoch:
+        evaluator = build_evaluator(
+            data.eval, dims, name="dev", batch_size=config.eval_batch_size, primary_dim=best_dim,
+            primary_metric=config.best_metric,
+        )
+
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.yaml")
@@ -146,12 +153,6 @@ def finetune(
     if config.hard_negatives > 0:
         data = mine_negatives(data, model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size)
 
-    evaluator = None
-    if data.eval is not None and config.eval_every_epoch:
-        evaluator = build_evaluator(
-            data.eval, dims, name="dev", batch_size=config.eval_batch_size, primary_dim=best_dim,
-            primary_metric=config.best_metric,
-        )
     args = training_arguments(
         config, out / "checkpoints", loss_kind, evaluator.best_model_metric if evaluator else None
     )

@@ -1,0 +1,99 @@
+"""End-to-end fine-tuning on the tiny random model: fast, offline, real trainer and evaluators."""
+
+import json
+
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from conftest import FIXTURES
+from mrlkit import FinetuneConfig, finetune
+from mrlkit.errors import ConfigError, DataError
+
+
+def _config(tiny_model_path, tmp_path, **kw):
+    settings = {
+        "data": str(FIXTURES / "data" / "pairs.jsonl"),
+        "model": tiny_model_path,
+        "output_dir": str(tmp_path / "out"),
+        "epochs": 2,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+        "eval_batch_size": 16,
+        "logging_steps": 1,
+    }
+    settings.update(kw)
+    return FinetuneConfig.load(None, **settings)
+
+
+def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path):
+    result = finetune(_config(tiny_model_path, tmp_path))
+    out = tmp_path / "out"
+    for name in ("report.md", "report.json", "report.png", "config.yaml", "model/README.md"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["base"]) == set(report["tuned"]) == {"64", "32"}
+    # the report's tuned numbers are the saved model's numbers
+    assert result.report.tuned[64]["ndcg@10"] == pytest.approx(report["tuned"]["64"]["ndcg@10"])
+    # the best checkpoint was chosen by the dev metric at the chosen dim (32: 128 is not trained)
+    assert result.report.meta["best_model_metric"] == "eval_dev_dim32_ndcg@10"
+    assert result.report.meta["best_checkpoint"] is not None
+    # training changed the weights and the model card mentions the Matryoshka loss
+    card = (out / "model" / "README.md").read_text()
+    assert "MatryoshkaLoss" in card
+    model = SentenceTransformer(str(out / "model"), truncate_dim=32, device="cpu")
+    emb = model.encode(["a query", "a document"], convert_to_tensor=True)
+    assert emb.shape == (2, 32)
+    full = SentenceTransformer(str(out / "model"), device="cpu").encode(["a query"], convert_to_tensor=True)
+    torch.testing.assert_close(emb[0], full[0, :32])
+
+
+def test_tuned_model_learns_the_task(tiny_model_path, tmp_path):
+    """A random tiny model trained on the pairs retrieves its own training pairs better than before."""
+    pairs = str(FIXTURES / "data" / "pairs.jsonl")
+    cfg = _config(tiny_model_path, tmp_path, epochs=8, eval_every_epoch=False, load_best_model=False, test_data=pairs)
+    result = finetune(cfg)
+    base, tuned = result.report.base, result.report.tuned
+    assert tuned[64]["mrr@10"] > base[64]["mrr@10"]
+
+
+def test_scored_pairs_use_cosent_and_spearman(tiny_model_path, tmp_path):
+    cfg = _config(tiny_model_path, tmp_path, data=str(FIXTURES / "data" / "scored.tsv"), score_range=[0, 5])
+    result = finetune(cfg)
+    assert result.report.task == "sts"
+    assert "spearman" in result.report.tuned[32]
+    assert result.report.meta["loss"] == "1d-matryoshka(cosent)"
+
+
+@pytest.mark.parametrize("loss", ["cached-mnrl", "mnrl"])
+def test_triplets_and_cached_loss_and_2d(tiny_model_path, tmp_path, loss):
+    cfg = _config(tiny_model_path, tmp_path, data=str(FIXTURES / "data" / "triplets.csv"), loss=loss,
+                  mini_batch_size=2, matryoshka="2d" if loss == "mnrl" else "1d", epochs=1)
+    result = finetune(cfg)
+    assert result.report.tuned[64]["ndcg@10"] >= 0.0
+
+
+def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):
+    finetune(_config(tiny_model_path, tmp_path, epochs=1, save_total_limit=3))
+    result = finetune(_config(tiny_model_path, tmp_path, epochs=2, resume=True, save_total_limit=3))
+    # the resumed run trained only the second epoch: the trainer reports the global step reached
+    assert result.train_metrics["epoch"] == pytest.approx(2.0)
+    ckpts = sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
+    assert ckpts == ["checkpoint-3", "checkpoint-6"]  # 18 train rows / batch 8 = 3 steps per epoch
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        ({"dims": [128, 64]}, ConfigError, "dim 128 is larger than the model's embedding dimension 64"),
+        ({"dims": [32, 64]}, ConfigError, "not strictly descending"),
+        ({"loss": "cosent"}, ConfigError, "needs scored pairs"),
+        ({"best_dim": 16}, ConfigError, "best_dim 16 is not one of the trained dims"),
+        ({"data": "missing.jsonl"}, DataError, "missing.jsonl"),
+        ({"test_data": "missing-test.jsonl"}, DataError, "missing-test.jsonl"),
+    ],
+)
+def test_bad_input_writes_nothing(tiny_model_path, tmp_path, overrides, error, match):
+    with pytest.raises(error, match=match):
+        finetune(_config(tiny_model_path, tmp_path, **overrides))
+    assert not (tmp_path / "out").exists()
