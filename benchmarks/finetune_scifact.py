@@ -40,10 +40,21 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     config = FinetuneConfig.load(
-        None, data=args.data, model=args.model, output_dir=args.output_dir, dims=DIMS, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.lr, loss=args.loss, hard_negatives=args.hard_negatives,
-        max_seq_length=args.max_seq_length, eval_fraction=args.eval_fraction, precision=args.precision,
-        best_dim=128, best_metric="ndcg@10",
+        None,
+        data=args.data,
+        model=args.model,
+        output_dir=args.output_dir,
+        dims=DIMS,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        loss=args.loss,
+        hard_negatives=args.hard_negatives,
+        max_seq_length=args.max_seq_length,
+        eval_fraction=args.eval_fraction,
+        precision=args.precision,
+        best_dim=128,
+        best_metric="ndcg@10",
     )
     result = finetune(config)
     report = result.report
@@ -51,7 +62,9 @@ def main() -> None:
     tuned = {str(d): {k: report.tuned[d][k] for k in KEEP} for d in DIMS}
     ret = report.retention("tuned")
     checks = {
-        "tuned64_minus_base384_ndcg_points": round(100 * (tuned["64"]["ndcg@10"] - base["384"]["ndcg@10"]), 2),
+        "tuned64_minus_base384_ndcg_points": round(
+            100 * (tuned["64"]["ndcg@10"] - base["384"]["ndcg@10"]), 2
+        ),
         "tuned_retention_128": round(ret[128], 2),
         "tuned_retention_32": round(ret[32], 2),
     }
@@ -60,20 +73,39 @@ def main() -> None:
         and checks["tuned_retention_128"] >= 99.5
         and checks["tuned_retention_32"] >= 96.0
     )
-    rows = [[d, base[str(d)]["ndcg@10"], tuned[str(d)]["ndcg@10"], tuned[str(d)]["mrr@10"],
-             tuned[str(d)]["recall@10"], f"{ret[d]:.2f}%"] for d in DIMS]
-    console.print(table("SciFact test (300 queries): nDCG@10 base vs tuned",
-                        ["dim", "base nDCG@10", "tuned nDCG@10", "tuned MRR@10", "tuned R@10", "tuned retention"],
-                        rows))
+    rows = [
+        [
+            d,
+            base[str(d)]["ndcg@10"],
+            tuned[str(d)]["ndcg@10"],
+            tuned[str(d)]["mrr@10"],
+            tuned[str(d)]["recall@10"],
+            f"{ret[d]:.2f}%",
+        ]
+        for d in DIMS
+    ]
+    console.print(
+        table(
+            "SciFact test (300 queries): nDCG@10 base vs tuned",
+            ["dim", "base nDCG@10", "tuned nDCG@10", "tuned MRR@10", "tuned R@10", "tuned retention"],
+            rows,
+        )
+    )
     console.print(checks)
-    write_result(args.name, {
-        "base": base, "tuned": tuned, "checks": checks,
-        "settings": {k: v for k, v in vars(args).items() if k != "name"},
-        "best_checkpoint": report.meta.get("best_checkpoint"),
-        "train_seconds": report.meta.get("train_seconds"),
-        "train_samples_per_second": report.meta.get("train_samples_per_second"),
-        "machine": machine_info(), "command": command_line(),
-    })
+    write_result(
+        args.name,
+        {
+            "base": base,
+            "tuned": tuned,
+            "checks": checks,
+            "settings": {k: v for k, v in vars(args).items() if k != "name"},
+            "best_checkpoint": report.meta.get("best_checkpoint"),
+            "train_seconds": report.meta.get("train_seconds"),
+            "train_samples_per_second": report.meta.get("train_samples_per_second"),
+            "machine": machine_info(),
+            "command": command_line(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -50,29 +50,61 @@ def main() -> None:
     meta: dict[str, dict] = {}
     for name, mode in (("matryoshka", "1d"), ("standard", "none")):
         config = FinetuneConfig.load(
-            None, data=str(tmp / "train.tsv"), test_data=str(tmp / "test.tsv"), model=args.model,
-            output_dir=f"{args.output_dir}/{name}", dims=DIMS, matryoshka=mode, loss="cosent",
-            score_range=[0.0, 5.0], epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-            best_dim=32, best_metric="spearman",
+            None,
+            data=str(tmp / "train.tsv"),
+            test_data=str(tmp / "test.tsv"),
+            model=args.model,
+            output_dir=f"{args.output_dir}/{name}",
+            dims=DIMS,
+            matryoshka=mode,
+            loss="cosent",
+            score_range=[0.0, 5.0],
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            best_dim=32,
+            best_metric="spearman",
         )
         report = finetune(config).report
         results[name] = {str(d): report.tuned[d]["spearman"] for d in DIMS}
         results.setdefault("base", {str(d): report.base[d]["spearman"] for d in DIMS})
-        meta[name] = {"best_checkpoint": report.meta.get("best_checkpoint"), "train_seconds": report.meta.get("train_seconds")}
+        meta[name] = {
+            "best_checkpoint": report.meta.get("best_checkpoint"),
+            "train_seconds": report.meta.get("train_seconds"),
+        }
     retention = {k: 100 * v["32"] / v["384"] for k, v in results.items()}
-    rows = [[d, results["base"][str(d)], results["standard"][str(d)], results["matryoshka"][str(d)]] for d in DIMS]
-    rows.append(["retention@32", f"{retention['base']:.2f}%", f"{retention['standard']:.2f}%", f"{retention['matryoshka']:.2f}%"])
+    rows = [
+        [d, results["base"][str(d)], results["standard"][str(d)], results["matryoshka"][str(d)]] for d in DIMS
+    ]
+    rows.append(
+        [
+            "retention@32",
+            f"{retention['base']:.2f}%",
+            f"{retention['standard']:.2f}%",
+            f"{retention['matryoshka']:.2f}%",
+        ]
+    )
     console.print(table("STSb test Spearman", ["dim", "base", "standard CoSENT", "Matryoshka CoSENT"], rows))
     checks = {
         "matryoshka_retention_32": round(retention["matryoshka"], 2),
         "standard_retention_32": round(retention["standard"], 2),
     }
-    checks["targets_met"] = checks["matryoshka_retention_32"] >= 98.5 and retention["matryoshka"] > retention["standard"]
+    checks["targets_met"] = (
+        checks["matryoshka_retention_32"] >= 98.5 and retention["matryoshka"] > retention["standard"]
+    )
     console.print(checks)
-    write_result("sts_retention", {
-        **results, "retention_32": {k: round(v, 3) for k, v in retention.items()}, "checks": checks,
-        "runs": meta, "settings": vars(args), "machine": machine_info(), "command": command_line(),
-    })
+    write_result(
+        "sts_retention",
+        {
+            **results,
+            "retention_32": {k: round(v, 3) for k, v in retention.items()},
+            "checks": checks,
+            "runs": meta,
+            "settings": vars(args),
+            "machine": machine_info(),
+            "command": command_line(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -43,22 +43,43 @@ class Meter(TrainerCallback):
 def run_plain(a: argparse.Namespace, meter: Meter) -> int:
     """What a user would write by hand with sentence-transformers."""
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
 
     rows = [json.loads(line) for line in open(a.train_rows, encoding="utf-8")]
-    train = Dataset.from_dict({"anchor": [r["anchor"] for r in rows], "positive": [r["positive"] for r in rows]})
+    train = Dataset.from_dict(
+        {"anchor": [r["anchor"] for r in rows], "positive": [r["positive"] for r in rows]}
+    )
     model = SentenceTransformer(a.model_path)
     model.max_seq_length = a.max_seq_length
     loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model), DIMS)
     args = SentenceTransformerTrainingArguments(
-        output_dir=a.out, num_train_epochs=1, per_device_train_batch_size=a.batch_size, learning_rate=2e-5,
-        warmup_steps=0.1, lr_scheduler_type="cosine", weight_decay=0.01, seed=42, data_seed=42,
-        batch_sampler=BatchSamplers.NO_DUPLICATES, eval_strategy="no", save_strategy="epoch", save_total_limit=2,
-        logging_steps=10, logging_first_step=True, report_to="none", dataloader_pin_memory=False,
+        output_dir=a.out,
+        num_train_epochs=1,
+        per_device_train_batch_size=a.batch_size,
+        learning_rate=2e-5,
+        warmup_steps=0.1,
+        lr_scheduler_type="cosine",
+        weight_decay=0.01,
+        seed=42,
+        data_seed=42,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        eval_strategy="no",
+        save_strategy="epoch",
+        save_total_limit=2,
+        logging_steps=10,
+        logging_first_step=True,
+        report_to="none",
+        dataloader_pin_memory=False,
     )
-    SentenceTransformerTrainer(model=model, args=args, train_dataset=train, loss=loss, callbacks=[meter]).train()
+    SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train, loss=loss, callbacks=[meter]
+    ).train()
     return len(train)
 
 
@@ -67,8 +88,17 @@ def run_mrlkit(a: argparse.Namespace, meter: Meter) -> int:
     from mrlkit import FinetuneConfig, finetune
 
     config = FinetuneConfig.load(
-        None, data=a.pairs, model=a.model_path, output_dir=a.out, dims=DIMS, epochs=1, batch_size=a.batch_size,
-        learning_rate=2e-5, max_seq_length=a.max_seq_length, evaluate_base=False, eval_every_epoch=False,
+        None,
+        data=a.pairs,
+        model=a.model_path,
+        output_dir=a.out,
+        dims=DIMS,
+        epochs=1,
+        batch_size=a.batch_size,
+        learning_rate=2e-5,
+        max_seq_length=a.max_seq_length,
+        evaluate_base=False,
+        eval_every_epoch=False,
     )
     result = finetune(config, callbacks=[meter])
     return int(result.report.meta["train_rows"])
@@ -77,8 +107,17 @@ def run_mrlkit(a: argparse.Namespace, meter: Meter) -> int:
 def worker(a: argparse.Namespace) -> None:
     meter = Meter()
     n = run_plain(a, meter) if a.worker == "plain" else run_mrlkit(a, meter)
-    print("RESULT " + json.dumps({"rows": n, "seconds": meter.seconds, "examples_per_second": n / meter.seconds,
-                                  "peak_rss_mb": meter.peak_rss_mb}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "rows": n,
+                "seconds": meter.seconds,
+                "examples_per_second": n / meter.seconds,
+                "peak_rss_mb": meter.peak_rss_mb,
+            }
+        )
+    )
 
 
 def prepare(a: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
@@ -127,27 +166,59 @@ def main() -> None:
     for i in range(a.repeats):
         order += ["plain", "mrlkit"] if i % 2 == 0 else ["mrlkit", "plain"]
     for i, name in enumerate(order):
-        cmd = [sys.executable, __file__, "--worker", name, "--pairs", str(pairs), "--train-rows", str(train_rows),
-               "--out", str(tmp / f"run{i}-{name}"), "--model-path", model_path,
-               "--batch-size", str(a.batch_size), "--max-seq-length", str(a.max_seq_length)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            "--pairs",
+            str(pairs),
+            "--train-rows",
+            str(train_rows),
+            "--out",
+            str(tmp / f"run{i}-{name}"),
+            "--model-path",
+            model_path,
+            "--batch-size",
+            str(a.batch_size),
+            "--max-seq-length",
+            str(a.max_seq_length),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
             sys.exit(f"{name} run failed:\n{proc.stderr[-3000:]}")
-        runs[name].append(json.loads(line[len("RESULT "):]))
+        runs[name].append(json.loads(line[len("RESULT ") :]))
         console.print(f"run {i + 1}/{len(order)} {name}: {runs[name][-1]}")
-    med = {k: {m: statistics.median(r[m] for r in v) for m in ("examples_per_second", "peak_rss_mb")}
-           for k, v in runs.items()}
+    med = {
+        k: {m: statistics.median(r[m] for r in v) for m in ("examples_per_second", "peak_rss_mb")}
+        for k, v in runs.items()
+    }
     speed = med["mrlkit"]["examples_per_second"] / med["plain"]["examples_per_second"]
     memory = med["mrlkit"]["peak_rss_mb"] / med["plain"]["peak_rss_mb"]
-    console.print(table("Training throughput (median of interleaved runs)", ["trainer", "examples/s", "peak RSS MB"],
-                        [[k, v["examples_per_second"], v["peak_rss_mb"]] for k, v in med.items()]))
+    console.print(
+        table(
+            "Training throughput (median of interleaved runs)",
+            ["trainer", "examples/s", "peak RSS MB"],
+            [[k, v["examples_per_second"], v["peak_rss_mb"]] for k, v in med.items()],
+        )
+    )
     console.print(f"speed ratio (mrlkit/plain) {speed:.3f}   memory ratio {memory:.3f}")
-    write_result("train_throughput", {
-        "speed_ratio": round(speed, 4), "memory_ratio": round(memory, 4), "median": med, "runs": runs,
-        "settings": {k: getattr(a, k) for k in ("data", "rows", "batch_size", "max_seq_length", "repeats")},
-        "train_rows": runs["plain"][0]["rows"], "machine": machine_info(), "command": command_line(),
-    })
+    write_result(
+        "train_throughput",
+        {
+            "speed_ratio": round(speed, 4),
+            "memory_ratio": round(memory, 4),
+            "median": med,
+            "runs": runs,
+            "settings": {
+                k: getattr(a, k) for k in ("data", "rows", "batch_size", "max_seq_length", "repeats")
+            },
+            "train_rows": runs["plain"][0]["rows"],
+            "machine": machine_info(),
+            "command": command_line(),
+        },
+    )
 
 
 if __name__ == "__main__":

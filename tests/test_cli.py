@@ -1,8 +1,8 @@
 """The command line: help, data check, finetune/evaluate on the tiny model, one-line errors."""
 
+from conftest import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
 from mrlkit.cli import app
 
 runner = CliRunner()
@@ -39,8 +39,11 @@ def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(f"data: {PAIRS}\nmodel: {tiny_model_path}\nepochs: 1\nbatch_size: 8\n")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["finetune", "--config", str(cfg), "--output-dir", str(out), "--dims", "64,16"],
-                           env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app,
+        ["finetune", "--config", str(cfg), "--output-dir", str(out), "--dims", "64,16"],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     assert "nDCG@10" in result.output
     assert (out / "model").is_dir() and (out / "report.png").is_file()
@@ -48,8 +51,22 @@ def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
     assert "dims:\n- 64\n- 16" in saved and "batch_size: 8" in saved
 
     ev = tmp_path / "ev"
-    result = runner.invoke(app, ["evaluate", "--model", str(out / "model"), "--base", tiny_model_path,
-                                 "--data", PAIRS, "--dims", "64,16", "--output-dir", str(ev)])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(out / "model"),
+            "--base",
+            tiny_model_path,
+            "--data",
+            PAIRS,
+            "--dims",
+            "64,16",
+            "--output-dir",
+            str(ev),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (ev / "report.json").is_file()
 
@@ -57,7 +74,10 @@ def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
 def test_finetune_errors_are_one_line_and_exit_2(tiny_model_path, tmp_path):
     out = tmp_path / "out"
     cases = [
-        (["--data", PAIRS, "--model", tiny_model_path, "--dims", "64,128"], "dim 128 is larger than the model's embedding dimension 64"),
+        (
+            ["--data", PAIRS, "--model", tiny_model_path, "--dims", "64,128"],
+            "dim 128 is larger than the model's embedding dimension 64",
+        ),
         (["--data", PAIRS, "--model", tiny_model_path, "--dims", "32,64"], "not strictly descending"),
         (["--data", PAIRS, "--model", tiny_model_path, "--loss", "bogus"], "loss must be one of"),
         (["--model", tiny_model_path], "no training data given"),
@@ -65,7 +85,9 @@ def test_finetune_errors_are_one_line_and_exit_2(tiny_model_path, tmp_path):
         (["--config", str(tmp_path / "none.yaml")], "config file"),
     ]
     for args, match in cases:
-        result = runner.invoke(app, ["finetune", *args, "--output-dir", str(out)], env={"HF_HUB_OFFLINE": "1"})
+        result = runner.invoke(
+            app, ["finetune", *args, "--output-dir", str(out)], env={"HF_HUB_OFFLINE": "1"}
+        )
         assert result.exit_code == 2, (args, result.output)
         lines = [ln for ln in result.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and match in lines[0], (args, result.output)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from conftest import FIXTURES
 from sentence_transformers import SentenceTransformer
 
-from conftest import FIXTURES
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.errors import ConfigError, DataError
 
@@ -51,7 +51,9 @@ def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path):
 def test_tuned_model_learns_the_task(tiny_model_path, tmp_path):
     """A random tiny model trained on the pairs retrieves its own training pairs better than before."""
     pairs = str(FIXTURES / "data" / "pairs.jsonl")
-    cfg = _config(tiny_model_path, tmp_path, epochs=8, eval_every_epoch=False, load_best_model=False, test_data=pairs)
+    cfg = _config(
+        tiny_model_path, tmp_path, epochs=8, eval_every_epoch=False, load_best_model=False, test_data=pairs
+    )
     result = finetune(cfg)
     base, tuned = result.report.base, result.report.tuned
     assert tuned[64]["mrr@10"] > base[64]["mrr@10"]
@@ -67,8 +69,15 @@ def test_scored_pairs_use_cosent_and_spearman(tiny_model_path, tmp_path):
 
 @pytest.mark.parametrize("loss", ["cached-mnrl", "mnrl"])
 def test_triplets_and_cached_loss_and_2d(tiny_model_path, tmp_path, loss):
-    cfg = _config(tiny_model_path, tmp_path, data=str(FIXTURES / "data" / "triplets.csv"), loss=loss,
-                  mini_batch_size=2, matryoshka="2d" if loss == "mnrl" else "1d", epochs=1)
+    cfg = _config(
+        tiny_model_path,
+        tmp_path,
+        data=str(FIXTURES / "data" / "triplets.csv"),
+        loss=loss,
+        mini_batch_size=2,
+        matryoshka="2d" if loss == "mnrl" else "1d",
+        epochs=1,
+    )
     result = finetune(cfg)
     assert result.report.tuned[64]["ndcg@10"] >= 0.0
 

@@ -16,7 +16,10 @@ def test_local_path_is_kept(tiny_model_path):
 
 def test_unknown_hub_id_offline_says_what_to_do(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="'org/not-a-model' is not a local directory and the Hugging Face hub is unreachable"):
+    with pytest.raises(
+        ConfigError,
+        match="'org/not-a-model' is not a local directory and the Hugging Face hub is unreachable",
+    ):
         resolve_model("org/not-a-model")
 
 

@@ -24,7 +24,16 @@ _EXPORTS = {
     "quickstart": "mrlkit.api",
     "resolve_model": "mrlkit.models",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "FinetuneConfig",
+    "Report",
+    "evaluate",
+    "finetune",
+    "load_data",
+    "load_model",
+    "quickstart",
+    "resolve_model",
+]
 
 if TYPE_CHECKING:
     from mrlkit.api import evaluate, quickstart

@@ -47,11 +47,18 @@ def evaluate(
     task = "ir" if hasattr(eval_set, "corpus") else "sts"
     meta: dict[str, Any] = {"data": str(data), "test_size": len(eval_set), "machine": machine_info()}
     if base is None:
-        report = Report(task=task, dims=dims_list, base=main_metrics, tuned=None, meta={**meta, "base_model": model})
+        report = Report(
+            task=task, dims=dims_list, base=main_metrics, tuned=None, meta={**meta, "base_model": model}
+        )
     else:
         base_metrics = evaluate_model(load_model(base), eval_set, dims_list, batch_size=batch_size)
-        report = Report(task=task, dims=dims_list, base=base_metrics, tuned=main_metrics,
-                        meta={**meta, "base_model": base, "tuned_model": model})
+        report = Report(
+            task=task,
+            dims=dims_list,
+            base=base_metrics,
+            tuned=main_metrics,
+            meta={**meta, "base_model": base, "tuned_model": model},
+        )
     if output_dir is not None:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         report.save(Path(output_dir))

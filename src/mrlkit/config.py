@@ -66,7 +66,9 @@ class FinetuneConfig:
         "Matryoshka dims, descending. Default: the model dim, then powers of two down to 32.", default=None
     )
     loss: LossKind = _help("Base loss: auto, mnrl, cached-mnrl or cosent.", default=LossKind.AUTO)
-    matryoshka: MatryoshkaMode = _help("1d (MatryoshkaLoss), 2d (Matryoshka2dLoss) or none.", default=MatryoshkaMode.MRL)
+    matryoshka: MatryoshkaMode = _help(
+        "1d (MatryoshkaLoss), 2d (Matryoshka2dLoss) or none.", default=MatryoshkaMode.MRL
+    )
     matryoshka_weights: list[float] | None = _help("Loss weight per dim (default: all 1).", default=None)
     mini_batch_size: int = _help("Mini-batch size of cached-mnrl (memory use, not the result).", default=16)
     epochs: float = _help("Training epochs.", default=1.0)
@@ -77,20 +79,33 @@ class FinetuneConfig:
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     gradient_accumulation_steps: int = _help("Optimizer step every N batches.", default=1)
     seed: int = _help("Random seed for the split, shuffling and initialisation.", default=42)
-    max_seq_length: int | None = _help("Truncate inputs to this many tokens (default: the model's).", default=None)
+    max_seq_length: int | None = _help(
+        "Truncate inputs to this many tokens (default: the model's).", default=None
+    )
     test_data: str | None = _help(
-        "Separate file or BEIR folder for the final report (default: the data's test qrels or held-out split).",
+        "File or BEIR folder for the final report (default: the data's test qrels or held-out split).",
         default=None,
     )
-    eval_every_epoch: bool = _help("Score the dev set every epoch (needed to keep the best checkpoint).", default=True)
-    eval_fraction: float = _help("Share of anchors held out for evaluation when there is no dev set.", default=0.1)
+    eval_every_epoch: bool = _help(
+        "Score the dev set every epoch (needed to keep the best checkpoint).", default=True
+    )
+    eval_fraction: float = _help(
+        "Share of anchors held out for evaluation when there is no dev set.", default=0.1
+    )
     dedupe: bool = _help("Drop exact duplicate rows.", default=True)
-    score_range: list[float] = _help("Range of the scores in scored pairs, mapped to [0, 1].", default_factory=lambda: [0.0, 1.0])
-    hard_negatives: int = _help("Mine this many hard negatives per pair with the base model (0: off).", default=0)
+    score_range: list[float] = _help(
+        "Range of the scores in scored pairs, mapped to [0, 1].", default_factory=lambda: [0.0, 1.0]
+    )
+    hard_negatives: int = _help(
+        "Mine this many hard negatives per pair with the base model (0: off).", default=0
+    )
     max_train_rows: int | None = _help("Use at most this many training rows (after shuffling).", default=None)
-    best_dim: int | None = _help("Dim whose metric picks the best checkpoint (default: 128 if trained).", default=None)
+    best_dim: int | None = _help(
+        "Dim whose metric picks the best checkpoint (default: 128 if trained).", default=None
+    )
     best_metric: str | None = _help(
-        "Metric that picks the best checkpoint (default: ndcg@10, or spearman for scored pairs).", default=None
+        "Metric that picks the best checkpoint (default: ndcg@10, or spearman for scored pairs).",
+        default=None,
     )
     load_best_model: bool = _help("Keep the best epoch's checkpoint rather than the last.", default=True)
     eval_batch_size: int = _help("Batch size for encoding during evaluation.", default=64)
@@ -107,8 +122,15 @@ class FinetuneConfig:
         self.precision = _enum(Precision, self.precision, "precision")
         if self.kind is not None:
             self.kind = _enum(DataKind, self.kind, "kind")
-        for name in ("epochs", "batch_size", "learning_rate", "mini_batch_size", "gradient_accumulation_steps",
-                     "eval_batch_size", "logging_steps"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "mini_batch_size",
+            "gradient_accumulation_steps",
+            "eval_batch_size",
+            "logging_steps",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.warmup_ratio < 1.0:
@@ -175,7 +197,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+        raise ConfigError(
+            f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)}); fix the syntax"
+        ) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

@@ -15,7 +15,9 @@ class DataError(MrlkitError):
     The message reads ``<file>:<line>: <problem>. <fix>`` so that a user can jump to the row.
     """
 
-    def __init__(self, problem: str, *, path: str | Path | None = None, line: int | None = None, fix: str = "") -> None:
+    def __init__(
+        self, problem: str, *, path: str | Path | None = None, line: int | None = None, fix: str = ""
+    ) -> None:
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "

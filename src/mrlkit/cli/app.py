@@ -64,14 +64,18 @@ app.command("finetune", help="Fine-tune a model with Matryoshka loss and report 
 
 @app.command("quickstart")
 def quickstart_command(
-    output_dir: Annotated[Path, typer.Option(help="Where to write the model and report.")] = Path("mrlkit-quickstart"),
+    output_dir: Annotated[Path, typer.Option(help="Where to write the model and report.")] = Path(
+        "mrlkit-quickstart"
+    ),
     epochs: Annotated[float | None, typer.Option(help="Override the quickstart's 2 epochs.")] = None,
 ) -> None:
     """Fine-tune the default model on the shipped SciFact excerpt and print base vs tuned."""
     from mrlkit.api import SAMPLE_DIR, quickstart
 
     _quiet_libraries()
-    console.print(f"Fine-tuning sentence-transformers/all-MiniLM-L6-v2 on {SAMPLE_DIR.name} (SciFact excerpt)")
+    console.print(
+        f"Fine-tuning sentence-transformers/all-MiniLM-L6-v2 on {SAMPLE_DIR.name} (SciFact excerpt)"
+    )
     try:
         result = quickstart(output_dir, on_base_done=_print_base, epochs=epochs)
     except (MrlkitError, MissingExtraError) as exc:
@@ -86,7 +90,9 @@ def evaluate_command(
     model: Annotated[str, typer.Option(help="Model to evaluate: hub id or directory.")],
     data: Annotated[str, typer.Option(help="Evaluation data: a file or a BEIR folder.")],
     base: Annotated[str | None, typer.Option(help="Base model to compare against.")] = None,
-    dims: Annotated[str | None, typer.Option(help="Comma-separated dims (default: full, then powers of 2 to 32).")] = None,
+    dims: Annotated[
+        str | None, typer.Option(help="Comma-separated dims (default: full, then powers of 2 to 32).")
+    ] = None,
     split: Annotated[str, typer.Option(help="BEIR qrels split to evaluate on.")] = "test",
     columns: Annotated[str | None, typer.Option(help="Column mapping as name=column,name=column.")] = None,
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
@@ -100,8 +106,16 @@ def evaluate_command(
     try:
         dim_list = parse_value("dims", dims, list[int]) if dims else None
         mapping = parse_value("columns", columns, dict[str, str]) if columns else None
-        report = evaluate(model, data, base=base, dims=dim_list, split=split, columns=mapping,
-                          batch_size=batch_size, output_dir=output_dir)
+        report = evaluate(
+            model,
+            data,
+            base=base,
+            dims=dim_list,
+            split=split,
+            columns=mapping,
+            batch_size=batch_size,
+            output_dir=output_dir,
+        )
     except (MrlkitError, MissingExtraError) as exc:
         raise _fail(exc) from None
     console.print(report.rich_table())
@@ -113,7 +127,9 @@ def evaluate_command(
 def data_check_command(
     path: Annotated[str, typer.Argument(help="A JSONL/CSV/TSV/Parquet file or a BEIR folder.")],
     columns: Annotated[str | None, typer.Option(help="Column mapping as name=column,name=column.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Force a layout: pairs, triplets, scored, query-pos-neg, beir.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Force a layout: pairs, triplets, scored, query-pos-neg, beir.")
+    ] = None,
     score_range: Annotated[str | None, typer.Option(help="Score range LO,HI mapped to [0, 1].")] = None,
 ) -> None:
     """Load training data as finetune would and show what was found."""

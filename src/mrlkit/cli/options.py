@@ -23,7 +23,9 @@ from mrlkit.config import FinetuneConfig
 def _cli_type(hint: Any) -> tuple[Any, str]:  # noqa: ANN401
     """Map a field type to what typer parses, plus a note on the accepted format."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = args[0] if args and typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")) else hint
+    base = (
+        args[0] if args and typing.get_origin(hint) in (typing.Union, __import__("types").UnionType) else hint
+    )
     origin = typing.get_origin(base)
     if origin is list:
         return str, " Comma-separated."
@@ -46,19 +48,25 @@ def config_parameters(skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
         cli_type, note = _cli_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if cli_type is bool else [flag]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
         shown = default.value if isinstance(default, Enum) else default
-        option = typer.Option(None, *decls, help=f"{f.metadata.get('help', '')}{note} [default: {shown}]",
-                              show_default=False)
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,
-                                        annotation=typing.Optional[cli_type]))  # noqa: UP045
+        option = typer.Option(
+            None, *decls, help=f"{f.metadata.get('help', '')}{note} [default: {shown}]", show_default=False
+        )
+        params.append(
+            inspect.Parameter(
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=typing.Optional[cli_type]  # noqa: UP045
+            )
+        )
     return params
 
 
 def with_config_options(func: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..., Any]:
     """Give ``func(config: Path | None, **overrides)`` a signature typer can read."""
     config_param = inspect.Parameter(
-        "config", inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[Path],  # noqa: UP045
+        "config",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=typing.Optional[Path],  # noqa: UP045
         default=typer.Option(None, "--config", "-c", help="YAML file with settings; flags override it."),
     )
     func.__signature__ = inspect.Signature([config_param, *config_parameters(skip)])  # type: ignore[attr-defined]

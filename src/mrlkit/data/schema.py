@@ -7,7 +7,9 @@ filled from the user's mapping if given, else from the first alias present in th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,7 +81,9 @@ def parse_kind(kind: DataKind | str | None) -> DataKind | None:
         raise DataError(f"unknown data kind '{kind}'", fix=f"Choose one of: {choices}") from None
 
 
-def check_mapping(columns: dict[str, str] | None, frame: pd.DataFrame, path: object) -> dict[str, str]:
+def check_mapping(
+    columns: Mapping[str, str] | None, frame: pd.DataFrame, path: str | Path | None
+) -> dict[str, str]:
     """Validate the user's ``role -> column`` mapping against the file's columns.
 
     Raises:
@@ -107,7 +111,7 @@ def check_mapping(columns: dict[str, str] | None, frame: pd.DataFrame, path: obj
 
 
 def resolve_schema(
-    frame: pd.DataFrame, mapping: dict[str, str], kind: DataKind | None, path: object
+    frame: pd.DataFrame, mapping: Mapping[str, str], kind: DataKind | None, path: str | Path | None
 ) -> Schema:
     """Detect the layout (unless ``kind`` is given) and find the column for each of its roles.
 
@@ -140,7 +144,7 @@ def resolve_schema(
     return Schema(kind, resolved)
 
 
-def detect_kind(frame: pd.DataFrame, mapping: dict[str, str]) -> DataKind:
+def detect_kind(frame: pd.DataFrame, mapping: Mapping[str, str]) -> DataKind:
     """Guess the layout from the columns present.
 
     A list ``pos`` column means query-pos-neg; a score column scored; a negative column triplets;
@@ -157,7 +161,7 @@ def detect_kind(frame: pd.DataFrame, mapping: dict[str, str]) -> DataKind:
     return DataKind.PAIRS
 
 
-def _find(frame: pd.DataFrame, role: str, mapping: dict[str, str], taken: set[str]) -> str | None:
+def _find(frame: pd.DataFrame, role: str, mapping: Mapping[str, str], taken: set[str]) -> str | None:
     for key in MAPPING_KEYS[role]:
         if key in mapping:
             return mapping[key]
@@ -176,7 +180,7 @@ def _found(frame: pd.DataFrame) -> str:
     return ", ".join(str(c) for c in frame.columns) or "(none)"
 
 
-def _missing(role: str, kind: DataKind, frame: pd.DataFrame, path: object) -> DataError:
+def _missing(role: str, kind: DataKind, frame: pd.DataFrame, path: str | Path | None) -> DataError:
     return DataError(
         f"missing required column '{role}' for {kind.value} data (looked for: {', '.join(ALIASES[role])}); "
         f"columns found: {_found(frame)}",

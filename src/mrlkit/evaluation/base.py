@@ -169,7 +169,10 @@ class MatryoshkaEvaluator(SentenceEvaluator):
         prefix = f"{TRAINER_PREFIX}_"
         return self.primary_metric if self.primary_metric.startswith(prefix) else prefix + self.primary_metric
 
-    def __call__(
+    # BaseEvaluator.__call__ takes any BaseModel; like sentence-transformers' own SentenceTransformer
+    # evaluators (e.g. InformationRetrievalEvaluator), this one needs a SentenceTransformer, which is what
+    # SentenceTransformerTrainer passes, so it deliberately narrows the argument.
+    def __call__(  # type: ignore[override]
         self,
         model: SentenceTransformer,
         output_path: str | None = None,

@@ -9,6 +9,7 @@ from mrlkit.data.types import IRSet, STSSet
 from mrlkit.errors import ConfigError
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.evaluation.ir import MatryoshkaIREvaluator
+from mrlkit.evaluation.metrics import IR_MAIN_METRIC, STS_MAIN_METRIC
 from mrlkit.evaluation.sts import MatryoshkaSTSEvaluator
 
 if TYPE_CHECKING:
@@ -43,18 +44,26 @@ def build_evaluator(
         ConfigError: If ``eval_set`` is neither an ``IRSet`` nor an ``STSSet``.
 
     """
-    options = {
-        "name": name,
-        "batch_size": batch_size,
-        "show_progress_bar": show_progress_bar,
-        "primary_dim": primary_dim,
-    }
-    if primary_metric is not None:
-        options["primary_metric"] = primary_metric
     if isinstance(eval_set, IRSet):
-        return MatryoshkaIREvaluator(eval_set, dims, **options)
+        return MatryoshkaIREvaluator(
+            eval_set,
+            dims,
+            name=name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            primary_dim=primary_dim,
+            primary_metric=IR_MAIN_METRIC if primary_metric is None else primary_metric,
+        )
     if isinstance(eval_set, STSSet):
-        return MatryoshkaSTSEvaluator(eval_set, dims, **options)
+        return MatryoshkaSTSEvaluator(
+            eval_set,
+            dims,
+            name=name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            primary_dim=primary_dim,
+            primary_metric=STS_MAIN_METRIC if primary_metric is None else primary_metric,
+        )
     raise ConfigError(f"cannot evaluate a {type(eval_set).__name__}; pass an IRSet or an STSSet")
 
 

@@ -9,8 +9,8 @@ same forward pass) at a fraction of the cost on a CPU.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from sentence_transformers import SimilarityFunction
 
@@ -32,6 +32,7 @@ from mrlkit.evaluation.metrics import (
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modality_types import SingleInput
     from torch import Tensor
 
 logger = logging.getLogger(__name__)
@@ -119,9 +120,13 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
         """
         key = (dim, similarity)
         if key not in self._evaluators:
+            # The evaluator only reads these (it copies them into lists), but types them as invariant dicts
+            # of any model input; shallow copies typed that way hold the same texts in the same order.
+            queries: dict[str, SingleInput] = dict(self.ir.queries)
+            corpus: dict[str, SingleInput] = dict(self.ir.corpus)
             self._evaluators[key] = InformationRetrievalEvaluator(
-                queries=self.ir.queries,
-                corpus=self.ir.corpus,
+                queries=queries,
+                corpus=corpus,
                 relevant_docs=self.ir.relevant,
                 corpus_chunk_size=self.corpus_chunk_size,
                 mrr_at_k=[MRR_K],
@@ -172,11 +177,16 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
         results: dict[int, dict[str, float]] = {}
         for dim in self.dims:
             evaluator = self.evaluator_for(dim, similarity)
-            scores = evaluator.compute_all_metrics(model, corpus_embeddings=corpus_embeddings[:, :dim])
+            # compute_all_metrics is annotated ``dict[str, float]`` but returns, per score function name,
+            # ``{"ndcg@k": {10: value}, ...}``.
+            scores = cast(
+                "dict[str, dict[str, dict[int, float]]]",
+                evaluator.compute_all_metrics(model, corpus_embeddings=corpus_embeddings[:, :dim]),
+            )
             results[dim] = self._flatten(scores[similarity])
         return results
 
-    def _flatten(self, scores: dict[str, dict[int, Any]]) -> dict[str, float]:
+    def _flatten(self, scores: Mapping[str, Mapping[int, float]]) -> dict[str, float]:
         """Turn ``{"ndcg@k": {10: v}}`` into ``{"ndcg@10": v}``, keeping :attr:`metric_names` only."""
         flat = {
             metric.replace("@k", f"@{k}"): float(value)

@@ -89,13 +89,16 @@ class MatryoshkaSTSEvaluator(MatryoshkaEvaluator):
             Two ``(len(sts), max(dims))`` arrays.
 
         """
-        kwargs = {
-            "batch_size": self.batch_size,
-            "show_progress_bar": self.show_progress_bar,
-            "convert_to_numpy": True,
-            "truncate_dim": self.dims[0],
-        }
-        return model.encode(self.sts.sentences1, **kwargs), model.encode(self.sts.sentences2, **kwargs)
+        return self._encode(model, self.sts.sentences1), self._encode(model, self.sts.sentences2)
+
+    def _encode(self, model: SentenceTransformer, sentences: list[str]) -> np.ndarray:
+        return model.encode(
+            sentences,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress_bar,
+            convert_to_numpy=True,
+            truncate_dim=self.dims[0],
+        )
 
     def evaluate_dims(self, model: SentenceTransformer) -> dict[int, dict[str, float]]:
         """Score ``model`` at every dim.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from sentence_transformers import SentenceTransformerTrainingArguments
@@ -11,7 +12,7 @@ from sentence_transformers.base.sampler import BatchSamplers
 from mrlkit.config import FinetuneConfig, LossKind, Precision
 
 
-def precision_flags(precision: Precision | str) -> dict[str, bool]:
+def precision_flags(precision: Precision | str) -> dict[str, Any]:
     """``bf16``/``fp16``/``tf32`` flags for the trainer; ``auto`` uses bf16 + tf32 on a capable GPU."""
     precision = Precision(precision)
     cuda = torch.cuda.is_available()
@@ -21,8 +22,8 @@ def precision_flags(precision: Precision | str) -> dict[str, bool]:
     return {"bf16": precision is Precision.BF16, "fp16": precision is Precision.FP16, "tf32": False}
 
 
-def _warmup(ratio: float) -> dict[str, float]:
-    """transformers 5 reads a float ``warmup_steps`` < 1 as a ratio and deprecates ``warmup_ratio``."""
+def _warmup(ratio: float) -> dict[str, Any]:
+    """Transformers 5 reads a float ``warmup_steps`` < 1 as a ratio and deprecates ``warmup_ratio``."""
     import transformers
 
     if int(transformers.__version__.split(".")[0]) >= 5:
@@ -46,6 +47,7 @@ def training_arguments(
     """
     in_batch = loss_kind in (LossKind.MNRL, LossKind.CACHED_MNRL)
     has_eval = best_model_metric is not None
+    kwargs: dict[str, Any] = {**_warmup(config.warmup_ratio), **precision_flags(config.precision)}
     return SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=config.epochs,
@@ -53,7 +55,6 @@ def training_arguments(
         per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
-        **_warmup(config.warmup_ratio),
         lr_scheduler_type=config.scheduler,
         weight_decay=config.weight_decay,
         seed=config.seed,
@@ -70,5 +71,5 @@ def training_arguments(
         report_to="none",
         dataloader_drop_last=False,
         dataloader_pin_memory=torch.cuda.is_available(),
-        **precision_flags(config.precision),
+        **kwargs,
     )

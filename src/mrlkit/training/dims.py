@@ -47,15 +47,16 @@ def validate_dims(dims: Sequence[int] | None, model_dim: int) -> list[int]:
         raise ConfigError(f"dims is empty; give descending dims such as {default_dims(model_dim)}")
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int) or d <= 0:
-            raise ConfigError(f"dim {d!r} is not a positive integer; use e.g. --dims {_fmt(default_dims(model_dim))}")
+            raise ConfigError(
+                f"dim {d!r} is not a positive integer; use e.g. --dims {_fmt(default_dims(model_dim))}"
+            )
         if d > model_dim:
             raise ConfigError(
                 f"dim {d} is larger than the model's embedding dimension {model_dim}; use dims <= {model_dim}"
             )
-    if any(a <= b for a, b in zip(dims, dims[1:])):
-        raise ConfigError(
-            f"dims {_fmt(dims)} are not strictly descending; use e.g. --dims {_fmt(sorted(set(dims), reverse=True))}"
-        )
+    if any(a <= b for a, b in zip(dims, dims[1:], strict=False)):
+        fixed = _fmt(sorted(set(dims), reverse=True))
+        raise ConfigError(f"dims {_fmt(dims)} are not strictly descending; use e.g. --dims {fixed}")
     return dims
 
 

@@ -7,17 +7,21 @@ import logging
 import platform
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from transformers import TrainerCallback
 
-from mrlkit.config import FinetuneConfig
+from mrlkit.config import FinetuneConfig, LossKind
 from mrlkit.data import load_data, load_eval_set, mine_negatives
-from mrlkit.data.types import EvalSet, TrainingData
+from mrlkit.data.types import DataKind, EvalSet, TrainingData
+from mrlkit.errors import ConfigError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
+from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
@@ -60,9 +64,9 @@ def peak_memory_mb() -> float:
 def _pick_best_dim(config: FinetuneConfig, dims: list[int]) -> int:
     if config.best_dim is not None:
         if config.best_dim not in dims:
-            from mrlkit.errors import ConfigError
-
-            raise ConfigError(f"best_dim {config.best_dim} is not one of the trained dims {dims}; pick one of them")
+            raise ConfigError(
+                f"best_dim {config.best_dim} is not one of the trained dims {dims}; pick one of them"
+            )
         return config.best_dim
     return 128 if 128 in dims else dims[len(dims) // 2]
 
@@ -97,16 +101,70 @@ def _evaluate_base(
     return metrics
 
 
+@dataclass
+class _Plan:
+    """Everything a run needs, built and validated before anything is written."""
+
+    data: TrainingData
+    test_set: EvalSet | None
+    model: SentenceTransformer
+    dims: list[int]
+    loss_kind: LossKind
+    loss: torch.nn.Module
+    evaluator: MatryoshkaEvaluator | None
+
+
+def _plan(config: FinetuneConfig) -> _Plan:
+    data = _load_training_data(config)
+    test_set = data.test if data.test is not None else data.eval
+    if config.test_data is not None:
+        test_set = load_eval_set(
+            config.test_data,
+            columns=config.columns or None,
+            score_range=(config.score_range[0], config.score_range[1]),
+        )
+    model = SentenceTransformer(resolve_model(config.model))
+    if config.max_seq_length is not None:
+        model.max_seq_length = config.max_seq_length
+    model_dim = model.get_embedding_dimension()
+    if model_dim is None:
+        raise ConfigError(
+            f"model {config.model!r} has no fixed embedding dimension; use a dense embedding model"
+        )
+    dims = validate_dims(config.dims, model_dim)
+    loss_kind = resolve_loss_kind(config.loss, data.kind)
+    loss = build_loss(
+        model,
+        loss_kind,
+        data.kind,
+        dims,
+        matryoshka=config.matryoshka,
+        weights=config.matryoshka_weights,
+        mini_batch_size=config.mini_batch_size,
+    )
+    evaluator = None
+    if data.eval is not None and config.eval_every_epoch:
+        evaluator = build_evaluator(
+            data.eval,
+            dims,
+            name="dev",
+            batch_size=config.eval_batch_size,
+            primary_dim=_pick_best_dim(config, dims),
+            primary_metric=config.best_metric,
+        )
+    return _Plan(data, test_set, model, dims, loss_kind, loss, evaluator)
+
+
 def finetune(
     config: FinetuneConfig,
     *,
-    on_base_done: Any = None,  # noqa: ANN401
-    callbacks: list[Any] | None = None,
+    on_base_done: Callable[[dict[int, dict[str, float]]], None] | None = None,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``config.model`` on ``config.data`` and write model, checkpoints and report.
 
-    Everything that can fail on bad input (data, dims, loss choice) is checked before anything is
-    written to ``config.output_dir``.
+    Everything that can fail on bad input (data, dims, loss choice, eval sets) is checked before
+    anything is written to ``config.output_dir``.
 
     Args:
         config: The run's settings.
@@ -117,47 +175,27 @@ def finetune(
         A :class:`FinetuneResult`; the report is also saved as report.md/json/png in the output dir.
     """
     start = time.perf_counter()
-    data = _load_training_data(config)
-    test_set = data.test if data.test is not None else data.eval
-    if config.test_data is not None:  # loaded before anything is written, so bad input fails early
-        test_set = load_eval_set(config.test_data, columns=config.columns or None,
-                                 score_range=(config.score_range[0], config.score_range[1]))
-    model = SentenceTransformer(resolve_model(config.model))
-    if config.max_seq_length is not None:
-        model.max_seq_length = config.max_seq_length
-    model_dim = model.get_embedding_dimension()
-    dims = validate_dims(config.dims, model_dim)
-    best_dim = _pick_best_dim(config, dims)
-    loss_kind = resolve_loss_kind(config.loss, data.kind)
-    loss = build_loss(
-        model, loss_kind, data.kind, dims,
-        matryoshka=config.matryoshka, weights=config.matryoshka_weights, mini_batch_size=config.mini_batch_size,
-    )
-
-    evaluator = None
-    if data.eval is not None and config.eval_every_epoch:
-        evaluator = build_evaluator(
-            data.eval, dims, name="dev", batch_size=config.eval_batch_size, primary_dim=best_dim,
-            primary_metric=config.best_metric,
-        )
-
+    plan = _plan(config)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.yaml")
     base_metrics: dict[int, dict[str, float]] = {}
-    if config.evaluate_base and test_set is not None:
-        base_metrics = _evaluate_base(config, model, test_set, dims, out)
+    if config.evaluate_base and plan.test_set is not None:
+        base_metrics = _evaluate_base(config, plan.model, plan.test_set, plan.dims, out)
         if on_base_done is not None:
             on_base_done(base_metrics)
-
     if config.hard_negatives > 0:
-        data = mine_negatives(data, model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size)
+        plan.data = mine_negatives(
+            plan.data, plan.model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size
+        )
 
-    args = training_arguments(
-        config, out / "checkpoints", loss_kind, evaluator.best_model_metric if evaluator else None
-    )
+    best_metric = plan.evaluator.best_model_metric if plan.evaluator is not None else None
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=data.train, loss=loss, evaluator=evaluator,
+        model=plan.model,
+        args=training_arguments(config, out / "checkpoints", plan.loss_kind, best_metric),
+        train_dataset=plan.data.train,
+        loss=plan.loss,
+        evaluator=plan.evaluator,
         callbacks=callbacks,
     )
     train_start = time.perf_counter()
@@ -165,34 +203,53 @@ def finetune(
     train_seconds = time.perf_counter() - train_start
 
     model_path = out / "model"
-    model.save(str(model_path))
-    tuned_metrics = evaluate_model(model, test_set, dims, batch_size=config.eval_batch_size) if test_set else {}
+    plan.model.model_card_data.add_tags(["mrlkit", "matryoshka"])
+    plan.model.save(str(model_path))
+    tuned_metrics: dict[int, dict[str, float]] = {}
+    if plan.test_set is not None:
+        tuned_metrics = evaluate_model(
+            plan.model, plan.test_set, plan.dims, batch_size=config.eval_batch_size
+        )
     train_metrics = dict(train_output.metrics)
     report = Report(
-        task="sts" if data.kind.value == "scored" else "ir",
-        dims=dims,
+        task="sts" if plan.data.kind is DataKind.SCORED else "ir",
+        dims=plan.dims,
         base=base_metrics,
         tuned=tuned_metrics,
-        meta={
-            "base_model": config.model,
-            "tuned_model": str(model_path),
-            "data": config.data,
-            "data_kind": data.kind.value,
-            "train_rows": len(data.train),
-            "test_set": getattr(test_set, "name", "test"),
-            "test_size": len(test_set) if test_set is not None else 0,
-            "loss": f"{config.matryoshka.value}-matryoshka({loss_kind.value})",
-            "epochs": config.epochs,
-            "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate,
-            "best_checkpoint": trainer.state.best_model_checkpoint,
-            "best_model_metric": evaluator.best_model_metric if evaluator else None,
-            "train_seconds": round(train_seconds, 1),
-            "train_samples_per_second": train_metrics.get("train_samples_per_second"),
-            "total_seconds": round(time.perf_counter() - start, 1),
-            "peak_rss_mb": round(peak_memory_mb(), 1),
-            "machine": machine_info(),
-        },
+        meta=_run_meta(config, plan, trainer, best_metric, train_metrics, train_seconds, start, model_path),
     )
     report.save(out)
     return FinetuneResult(model_path=model_path, report=report, output_dir=out, train_metrics=train_metrics)
+
+
+def _run_meta(
+    config: FinetuneConfig,
+    plan: _Plan,
+    trainer: SentenceTransformerTrainer,
+    best_metric: str | None,
+    train_metrics: dict[str, Any],
+    train_seconds: float,
+    start: float,
+    model_path: Path,
+) -> dict[str, Any]:
+    """The run details shown under the report's tables."""
+    return {
+        "base_model": config.model,
+        "tuned_model": str(model_path),
+        "data": config.data,
+        "data_kind": plan.data.kind.value,
+        "train_rows": len(plan.data.train),
+        "test_set": getattr(plan.test_set, "name", "test"),
+        "test_size": len(plan.test_set) if plan.test_set is not None else 0,
+        "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})",
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_model_metric": best_metric,
+        "train_seconds": round(train_seconds, 1),
+        "train_samples_per_second": train_metrics.get("train_samples_per_second"),
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "peak_rss_mb": round(peak_memory_mb(), 1),
+        "machine": machine_info(),
+    }

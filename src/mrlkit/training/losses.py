@@ -20,9 +20,14 @@ def resolve_loss_kind(loss: LossKind | str, data_kind: DataKind) -> LossKind:
     if loss is LossKind.AUTO:
         return LossKind.COSENT if scored else LossKind.MNRL
     if scored and loss is not LossKind.COSENT:
-        raise ConfigError(f"loss {loss.value!r} needs anchor/positive pairs, but the data is scored pairs; use --loss cosent")
+        raise ConfigError(
+            f"loss {loss.value!r} needs anchor/positive pairs, but the data is scored pairs; "
+            "use --loss cosent"
+        )
     if not scored and loss is LossKind.COSENT:
-        raise ConfigError("loss 'cosent' needs scored pairs (sentence1, sentence2, score); use --loss mnrl for pairs")
+        raise ConfigError(
+            "loss 'cosent' needs scored pairs (sentence1, sentence2, score); use --loss mnrl for pairs"
+        )
     return loss
 
 
@@ -56,10 +61,16 @@ def build_loss(
     else:
         base = losses.CoSENTLoss(model)
     if weights is not None and len(weights) != len(dims):
-        raise ConfigError(f"matryoshka_weights has {len(weights)} values for {len(dims)} dims; give one weight per dim")
+        raise ConfigError(
+            f"matryoshka_weights has {len(weights)} values for {len(dims)} dims; give one weight per dim"
+        )
     mode = MatryoshkaMode(matryoshka)
     if mode is MatryoshkaMode.NONE:
         return base
     if mode is MatryoshkaMode.MRL_2D:
-        return losses.Matryoshka2dLoss(model, base, list(dims), matryoshka_weights=None if weights is None else list(weights))
-    return losses.MatryoshkaLoss(model, base, list(dims), matryoshka_weights=None if weights is None else list(weights))
+        return losses.Matryoshka2dLoss(
+            model, base, list(dims), matryoshka_weights=None if weights is None else list(weights)
+        )
+    return losses.MatryoshkaLoss(
+        model, base, list(dims), matryoshka_weights=None if weights is None else list(weights)
+    )
