@@ -55,7 +55,10 @@ def config_parameters(skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
         )
         params.append(
             inspect.Parameter(
-                f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=typing.Optional[cli_type]  # noqa: UP045
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=option,
+                annotation=typing.Optional[cli_type],  # noqa: UP045
             )
         )
     return params
