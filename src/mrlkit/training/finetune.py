@@ -211,12 +211,18 @@ def finetune(
             plan.model, plan.test_set, plan.dims, batch_size=config.eval_batch_size
         )
     train_metrics = dict(train_output.metrics)
+    meta = _run_meta(config, plan, trainer, best_metric, train_metrics, train_seconds, start, model_path)
+    if not base_metrics:  # base not evaluated: a single-model report of the tuned model
+        base_metrics, tuned_report = tuned_metrics, None
+        meta["note"] = "evaluate_base was off: the only scores are the tuned model's"
+    else:
+        tuned_report = tuned_metrics
     report = Report(
         task="sts" if plan.data.kind is DataKind.SCORED else "ir",
         dims=plan.dims,
         base=base_metrics,
-        tuned=tuned_metrics,
-        meta=_run_meta(config, plan, trainer, best_metric, train_metrics, train_seconds, start, model_path),
+        tuned=tuned_report,
+        meta=meta,
     )
     report.save(out)
     return FinetuneResult(model_path=model_path, report=report, output_dir=out, train_metrics=train_metrics)
