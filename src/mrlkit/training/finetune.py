@@ -91,7 +91,13 @@ def _evaluate_base(
 ) -> dict[int, dict[str, float]]:
     """Evaluate the untouched base model once; cached in the output dir so ``--resume`` skips it."""
     cache = out / "base_metrics.json"
-    key = {"model": config.model, "data": str(Path(config.data).resolve()), "dims": dims, "n": len(test)}
+    key = {
+        "model": config.model,
+        "data": str(Path(config.test_data or config.data).resolve()),
+        "max_seq_length": config.max_seq_length,
+        "dims": dims,
+        "n": len(test),
+    }
     if cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
