@@ -27,6 +27,7 @@ def main() -> None:
     p.add_argument("--data", required=True, help="SciFact BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
     p.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     p.add_argument("--output-dir", default="runs/finetune_scifact")
+    p.add_argument("--weights", default=None, help="Matryoshka loss weight per dim, e.g. 1,1,1,2,4")
     p.add_argument("--epochs", type=float, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-5)
@@ -46,6 +47,7 @@ def main() -> None:
         output_dir=args.output_dir,
         dims=DIMS,
         epochs=args.epochs,
+        matryoshka_weights=args.weights,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         loss=args.loss,

@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--data", required=True, help="folder with sts-train.csv and sts-test.csv")
     p.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     p.add_argument("--output-dir", default="runs/sts_retention")
+    p.add_argument("--weights", default=None, help="Matryoshka loss weight per dim, e.g. 1,1,1,2,4")
     p.add_argument("--epochs", type=float, default=4)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-5)
@@ -60,6 +61,7 @@ def main() -> None:
             loss="cosent",
             score_range=[0.0, 5.0],
             epochs=args.epochs,
+        matryoshka_weights=args.weights,
             batch_size=args.batch_size,
             learning_rate=args.lr,
             best_dim=32,

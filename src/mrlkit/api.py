@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mrlkit.config import FinetuneConfig
-from mrlkit.data import load_eval_set
+from mrlkit.data import IRSet, load_eval_set
 from mrlkit.evaluation import Report, evaluate_model
 from mrlkit.models.resolve import load_model
 from mrlkit.training.dims import validate_dims
@@ -44,7 +44,7 @@ def evaluate(
     main = load_model(model)
     dims_list = validate_dims(list(dims) if dims is not None else None, main.get_embedding_dimension())
     main_metrics = evaluate_model(main, eval_set, dims_list, batch_size=batch_size)
-    task = "ir" if hasattr(eval_set, "corpus") else "sts"
+    task = "ir" if isinstance(eval_set, IRSet) else "sts"
     meta: dict[str, Any] = {"data": str(data), "test_size": len(eval_set), "machine": machine_info()}
     if base is None:
         report = Report(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,16 +15,28 @@ from rich.console import Console
 from mrlkit.cli.options import with_config_options
 from mrlkit.errors import MissingExtraError, MrlkitError
 
+if TYPE_CHECKING:
+    from mrlkit.training.finetune import FinetuneResult
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Matryoshka fine-tuning and evaluation.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect training data.")
 app.add_typer(data_app, name="data")
 console = Console()
 
 
-def _fail(exc: BaseException) -> typer.Exit:
-    # one line, not wrapped by rich, on stderr
-    typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-    return typer.Exit(code=2)
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn bad input into one unwrapped ``error: ...`` line on stderr and exit code 2."""
+    try:
+        yield
+    except (MrlkitError, MissingExtraError) as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _print_result(result: FinetuneResult) -> None:
+    console.print(result.report.rich_table())
+    console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
 
 
 def _quiet_libraries() -> None:
@@ -45,15 +59,12 @@ def _run_finetune(config: Path | None = None, **overrides: Any) -> None:  # noqa
     from mrlkit.training import finetune
 
     _quiet_libraries()
-    try:
+    with _user_errors():
         cfg = FinetuneConfig.load(config, **overrides)
         if not cfg.data:
             raise MrlkitError("no training data given; pass --data FILE_OR_BEIR_DIR (or data: in --config)")
         result = finetune(cfg, on_base_done=_print_base)
-    except (MrlkitError, MissingExtraError) as exc:
-        raise _fail(exc) from None
-    console.print(result.report.rich_table())
-    console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
+    _print_result(result)
 
 
 finetune_command = with_config_options(_run_finetune)
@@ -76,12 +87,9 @@ def quickstart_command(
     console.print(
         f"Fine-tuning sentence-transformers/all-MiniLM-L6-v2 on {SAMPLE_DIR.name} (SciFact excerpt)"
     )
-    try:
+    with _user_errors():
         result = quickstart(output_dir, on_base_done=_print_base, epochs=epochs)
-    except (MrlkitError, MissingExtraError) as exc:
-        raise _fail(exc) from None
-    console.print(result.report.rich_table())
-    console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
+    _print_result(result)
     console.print(f"load it: SentenceTransformer('{result.model_path}', truncate_dim=64)")
 
 
@@ -103,7 +111,7 @@ def evaluate_command(
     from mrlkit.config import parse_value
 
     _quiet_libraries()
-    try:
+    with _user_errors():
         dim_list = parse_value("dims", dims, list[int]) if dims else None
         mapping = parse_value("columns", columns, dict[str, str]) if columns else None
         report = evaluate(
@@ -116,8 +124,6 @@ def evaluate_command(
             batch_size=batch_size,
             output_dir=output_dir,
         )
-    except (MrlkitError, MissingExtraError) as exc:
-        raise _fail(exc) from None
     console.print(report.rich_table())
     if output_dir is not None:
         console.print(f"report: {output_dir / 'report.md'}")
@@ -136,12 +142,10 @@ def data_check_command(
     from mrlkit.config import parse_value
     from mrlkit.data import describe, load_data
 
-    try:
+    with _user_errors():
         mapping = parse_value("columns", columns, dict[str, str]) if columns else None
         lo_hi = parse_value("score_range", score_range, list[float]) if score_range else [0.0, 1.0]
         data = load_data(path, kind=kind, columns=mapping, score_range=(lo_hi[0], lo_hi[1]))
-    except (MrlkitError, MissingExtraError) as exc:
-        raise _fail(exc) from None
     console.print(describe(data))
 
 

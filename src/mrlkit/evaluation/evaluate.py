@@ -44,27 +44,22 @@ def build_evaluator(
         ConfigError: If ``eval_set`` is neither an ``IRSet`` nor an ``STSSet``.
 
     """
+    evaluator_cls: type[MatryoshkaIREvaluator] | type[MatryoshkaSTSEvaluator]
     if isinstance(eval_set, IRSet):
-        return MatryoshkaIREvaluator(
-            eval_set,
-            dims,
-            name=name,
-            batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
-            primary_dim=primary_dim,
-            primary_metric=IR_MAIN_METRIC if primary_metric is None else primary_metric,
-        )
-    if isinstance(eval_set, STSSet):
-        return MatryoshkaSTSEvaluator(
-            eval_set,
-            dims,
-            name=name,
-            batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
-            primary_dim=primary_dim,
-            primary_metric=STS_MAIN_METRIC if primary_metric is None else primary_metric,
-        )
-    raise ConfigError(f"cannot evaluate a {type(eval_set).__name__}; pass an IRSet or an STSSet")
+        evaluator_cls, default_metric = MatryoshkaIREvaluator, IR_MAIN_METRIC
+    elif isinstance(eval_set, STSSet):
+        evaluator_cls, default_metric = MatryoshkaSTSEvaluator, STS_MAIN_METRIC
+    else:
+        raise ConfigError(f"cannot evaluate a {type(eval_set).__name__}; pass an IRSet or an STSSet")
+    return evaluator_cls(
+        eval_set,  # type: ignore[arg-type]  # matched to the class just above
+        dims,
+        name=name,
+        batch_size=batch_size,
+        show_progress_bar=show_progress_bar,
+        primary_dim=primary_dim,
+        primary_metric=default_metric if primary_metric is None else primary_metric,
+    )
 
 
 def evaluate_model(
