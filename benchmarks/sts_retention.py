@@ -61,7 +61,7 @@ def main() -> None:
             loss="cosent",
             score_range=[0.0, 5.0],
             epochs=args.epochs,
-        matryoshka_weights=args.weights,
+            matryoshka_weights=args.weights,
             batch_size=args.batch_size,
             learning_rate=args.lr,
             best_dim=32,

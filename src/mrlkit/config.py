@@ -38,6 +38,13 @@ class MatryoshkaMode(str, Enum):
     NONE = "none"  # plain loss at full dimension (the baseline Matryoshka is compared against)
 
 
+class Rotation(str, Enum):
+    """Orthogonal rotation added before training so that the leading dims carry the most signal."""
+
+    NONE = "none"
+    PCA = "pca"  # principal axes of the training texts' embeddings, largest first
+
+
 class Precision(str, Enum):
     """Training precision. ``auto``: bf16 + tf32 on a GPU that supports them, fp32 on CPU."""
 
@@ -99,6 +106,18 @@ class FinetuneConfig:
     hard_negatives: int = _help(
         "Mine this many hard negatives per pair with the base model (0: off).", default=0
     )
+    rotate: Rotation = _help(
+        "pca: rotate the base model's embeddings onto the principal axes of the training texts before "
+        "training (an orthogonal Dense layer: full-dim similarities are unchanged, truncated dims start "
+        "better); none: train the model as it is.",
+        default=Rotation.NONE,
+    )
+    rotate_samples: int = _help("Training texts encoded to fit the rotation (at most).", default=4096)
+    eval_corpus_size: int | None = _help(
+        "Cap on the dev corpus scored every epoch: every relevant doc plus a seeded sample of the rest "
+        "(faster epochs on big corpora). The final report always uses the full test corpus.",
+        default=None,
+    )
     max_train_rows: int | None = _help("Use at most this many training rows (after shuffling).", default=None)
     best_dim: int | None = _help(
         "Dim whose metric picks the best checkpoint (default: 128 if trained).", default=None
@@ -120,6 +139,7 @@ class FinetuneConfig:
         self.loss = _enum(LossKind, self.loss, "loss")
         self.matryoshka = _enum(MatryoshkaMode, self.matryoshka, "matryoshka")
         self.precision = _enum(Precision, self.precision, "precision")
+        self.rotate = _enum(Rotation, self.rotate, "rotate")
         if self.kind is not None:
             self.kind = _enum(DataKind, self.kind, "kind")
         for name in (
@@ -130,6 +150,7 @@ class FinetuneConfig:
             "gradient_accumulation_steps",
             "eval_batch_size",
             "logging_steps",
+            "rotate_samples",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -139,6 +160,8 @@ class FinetuneConfig:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
         if self.hard_negatives < 0:
             raise ConfigError(f"hard_negatives must be >= 0, got {self.hard_negatives!r}")
+        if self.eval_corpus_size is not None and self.eval_corpus_size <= 0:
+            raise ConfigError(f"eval_corpus_size must be > 0 (or unset), got {self.eval_corpus_size!r}")
         if len(self.score_range) != 2 or self.score_range[0] >= self.score_range[1]:
             raise ConfigError(f"score_range must be two numbers LO,HI with LO < HI, got {self.score_range!r}")
 

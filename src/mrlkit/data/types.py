@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -30,6 +31,20 @@ class IRSet:
 
     def __len__(self) -> int:
         return len(self.relevant)
+
+    def subsample_corpus(self, size: int, seed: int = 42) -> IRSet:
+        """A copy whose corpus keeps every relevant doc plus a seeded sample of the others, ``size`` in all.
+
+        Relevant docs are never dropped, so the corpus can exceed ``size`` when they alone do.
+        """
+        if len(self.corpus) <= size:
+            return self
+        keep = {d for docs in self.relevant.values() for d in docs if d in self.corpus}
+        others = sorted(set(self.corpus) - keep)
+        extra = max(0, size - len(keep))
+        keep |= set(random.Random(seed).sample(others, min(extra, len(others))))
+        corpus = {d: t for d, t in self.corpus.items() if d in keep}
+        return IRSet(queries=self.queries, corpus=corpus, relevant=self.relevant, name=self.name)
 
 
 @dataclass

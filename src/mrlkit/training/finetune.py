@@ -16,9 +16,9 @@ import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 from transformers import TrainerCallback
 
-from mrlkit.config import FinetuneConfig, LossKind
+from mrlkit.config import FinetuneConfig, LossKind, Rotation
 from mrlkit.data import load_data, load_eval_set, mine_negatives
-from mrlkit.data.types import DataKind, EvalSet, TrainingData
+from mrlkit.data.types import DataKind, EvalSet, IRSet, TrainingData
 from mrlkit.errors import ConfigError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
@@ -26,6 +26,7 @@ from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
+from mrlkit.training.rotation import add_pca_rotation, sample_texts
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +151,11 @@ def _plan(config: FinetuneConfig) -> _Plan:
     )
     evaluator = None
     if data.eval is not None and config.eval_every_epoch:
+        dev = data.eval
+        if isinstance(dev, IRSet) and config.eval_corpus_size is not None:
+            dev = dev.subsample_corpus(config.eval_corpus_size, seed=config.seed)
         evaluator = build_evaluator(
-            data.eval,
+            dev,
             dims,
             name="dev",
             batch_size=config.eval_batch_size,
@@ -190,6 +194,11 @@ def finetune(
         base_metrics = _evaluate_base(config, plan.model, plan.test_set, plan.dims, out)
         if on_base_done is not None:
             on_base_done(base_metrics)
+    if config.rotate is Rotation.PCA:
+        train = plan.data.train
+        columns = [train[c] for c in train.column_names if c != "score"]
+        texts = sample_texts(columns, config.rotate_samples, seed=config.seed)
+        add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
     if config.hard_negatives > 0:
         plan.data = mine_negatives(
             plan.data, plan.model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size
@@ -254,6 +263,7 @@ def _run_meta(
         "test_set": getattr(plan.test_set, "name", "test"),
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
         "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})",
+        "rotate": config.rotate.value,
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,

@@ -1,0 +1,85 @@
+"""PCA rotation: put the most informative directions of a model's embedding space first.
+
+A model that was not trained with Matryoshka Representation Learning spreads its signal over all
+dims, so truncation loses a lot. Rotating its output onto the principal axes of the embeddings of the
+user's own texts (largest variance first) keeps every full-dim similarity exactly (the rotation is
+orthogonal and commutes with L2 normalisation) while the leading dims start far better; Matryoshka
+training then starts from there. The rotation is a standard sentence-transformers ``Dense`` module
+(no bias, identity activation), trained along with the rest, so the saved model loads anywhere with
+``SentenceTransformer(path, truncate_dim=d)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+
+from mrlkit.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def sample_texts(columns: Iterable[Iterable[str]], limit: int, seed: int = 42) -> list[str]:
+    """Unique texts from the given columns, a seeded sample of at most ``limit`` of them."""
+    unique = sorted({t for column in columns for t in column if isinstance(t, str) and t.strip()})
+    if len(unique) > limit:
+        unique = random.Random(seed).sample(unique, limit)
+    return unique
+
+
+def pca_rotation(embeddings: np.ndarray) -> np.ndarray:
+    """The orthogonal matrix whose rows are the principal axes of ``embeddings``, largest first.
+
+    Axes come from the uncentred second moment (the SVD of the embeddings themselves), which is what
+    dot products and cosines depend on. With fewer texts than dims the basis is completed with
+    orthonormal directions of no variance, so the matrix is always square and orthogonal.
+    """
+    if embeddings.ndim != 2 or len(embeddings) == 0:
+        raise ConfigError("cannot fit a rotation on no embeddings; give training data with texts")
+    _, _, vt = np.linalg.svd(embeddings.astype(np.float64), full_matrices=True)
+    return vt.astype(np.float32)
+
+
+def add_pca_rotation(
+    model: SentenceTransformer, texts: list[str], *, batch_size: int = 64, show_progress_bar: bool = False
+) -> np.ndarray:
+    """Fit a PCA rotation on ``texts`` and insert it into ``model`` (before its Normalize module).
+
+    Args:
+        model: The model to rotate in place.
+        texts: Texts whose embeddings define the principal axes (the training texts).
+        batch_size: Encoding batch size.
+        show_progress_bar: Show the encoding progress bar.
+
+    Returns:
+        The rotation matrix (rows: axes), already set as the new Dense module's weight.
+    """
+    dim = model.get_embedding_dimension()
+    if dim is None:
+        raise ConfigError("this model has no fixed embedding dimension; a rotation needs one")
+    embeddings = model.encode(
+        texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=show_progress_bar
+    )
+    rotation = pca_rotation(np.asarray(embeddings))
+    device = next(model.parameters()).device
+    dense = Dense(
+        dim,
+        dim,
+        bias=False,
+        activation_function=torch.nn.Identity(),
+        init_weight=torch.from_numpy(rotation).to(device),
+    )
+    modules = list(model._modules.values())
+    at = len(modules) - 1 if isinstance(modules[-1], Normalize) else len(modules)
+    modules.insert(at, dense)
+    model._modules.clear()
+    model._modules.update(OrderedDict((str(i), m) for i, m in enumerate(modules)))
+    logger.info("inserted a %dx%d PCA rotation fitted on %d texts", dim, dim, len(texts))
+    return rotation
