@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/finetune_scifact.py --data ../shared/datasets/scifact [--epochs 3] [--hard-negatives 1]
-        [--rotate pca] [--eval-corpus-size 1000] [--weights 1,1,1,2,4]
+        [--rotate pca [--rotate-lr 1e-3] [--freeze-encoder]] [--eval-corpus-size 1000] [--weights 1,1,1,2,4]
 
 Targets (issue #2): tuned at 64 dims beats base at 384 by >= 3 nDCG@10 points; tuned retention
 >= 99.5% at 128 and >= 96% at 32. Checkpoints are picked on a dev split carved from the *train*
@@ -38,6 +38,8 @@ def main() -> None:
     p.add_argument("--eval-fraction", type=float, default=0.1)
     p.add_argument("--precision", default="auto")
     p.add_argument("--rotate", default="none", choices=["none", "pca"], help="PCA rotation before training")
+    p.add_argument("--rotate-lr", type=float, default=None, help="learning rate of the rotation layer")
+    p.add_argument("--freeze-encoder", action="store_true", help="train only the rotation (an adaptor)")
     p.add_argument("--eval-corpus-size", type=int, default=None, help="cap on the dev corpus per epoch")
     p.add_argument("--name", default="finetune_scifact", help="results file name (e.g. finetune_scifact_gpu)")
     args = p.parse_args()
@@ -59,6 +61,8 @@ def main() -> None:
         eval_fraction=args.eval_fraction,
         precision=args.precision,
         rotate=args.rotate,
+        rotate_learning_rate=args.rotate_lr,
+        freeze_encoder=args.freeze_encoder,
         eval_corpus_size=args.eval_corpus_size,
         best_dim=128,
         best_metric="ndcg@10",

@@ -95,3 +95,30 @@ def test_subsample_corpus_keeps_relevant_docs():
     assert small.subsample_corpus(10) is small
     assert ir.subsample_corpus(10, seed=0).corpus == small.corpus  # seeded
     assert set(ir.subsample_corpus(2).corpus) == {"d3", "d40", "d41"}  # relevant docs are never dropped
+
+
+def test_freeze_encoder_trains_only_the_rotation(tiny_model_path, tmp_path):
+    cfg = FinetuneConfig.load(
+        None,
+        data=str(FIXTURES / "data" / "pairs.jsonl"),
+        model=tiny_model_path,
+        output_dir=str(tmp_path / "out"),
+        epochs=1,
+        batch_size=8,
+        eval_batch_size=16,
+        rotate="pca",
+        freeze_encoder=True,
+        rotate_learning_rate=1e-2,
+        load_best_model=False,
+    )
+    result = finetune(cfg)
+    base = SentenceTransformer(tiny_model_path, device="cpu")
+    tuned = SentenceTransformer(str(result.model_path), device="cpu")
+    pairs = zip(base[0].named_parameters(), tuned[0].named_parameters(), strict=True)
+    for (name, p_base), (_, p_tuned) in pairs:
+        torch.testing.assert_close(p_tuned, p_base, msg=name)  # the transformer is untouched
+    w = tuned[2].linear.weight.detach()
+    assert not torch.allclose(w @ w.T, torch.eye(64), atol=1e-4)  # the rotation moved off orthogonal
+    assert result.report.meta["freeze_encoder"] is True
+    with pytest.raises(ConfigError, match="rotate: pca"):
+        FinetuneConfig.load(None, data="x", freeze_encoder=True)

@@ -113,6 +113,16 @@ class FinetuneConfig:
         default=Rotation.NONE,
     )
     rotate_samples: int = _help("Training texts encoded to fit the rotation (at most).", default=4096)
+    rotate_learning_rate: float | None = _help(
+        "Learning rate of the rotation layer (default: learning_rate). One square matrix, it learns well "
+        "at a far higher rate, e.g. 1e-3.",
+        default=None,
+    )
+    freeze_encoder: bool = _help(
+        "Train only the rotation layer (needs rotate: pca): a linear Matryoshka adaptor on the frozen "
+        "model, with no backward pass through the transformer.",
+        default=False,
+    )
     eval_corpus_size: int | None = _help(
         "Cap on the dev corpus scored every epoch: every relevant doc plus a seeded sample of the rest "
         "(faster epochs on big corpora). The final report always uses the full test corpus.",
@@ -160,6 +170,13 @@ class FinetuneConfig:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
         if self.hard_negatives < 0:
             raise ConfigError(f"hard_negatives must be >= 0, got {self.hard_negatives!r}")
+        if self.rotate_learning_rate is not None and self.rotate_learning_rate <= 0:
+            raise ConfigError(f"rotate_learning_rate must be > 0, got {self.rotate_learning_rate!r}")
+        if (self.freeze_encoder or self.rotate_learning_rate is not None) and self.rotate is Rotation.NONE:
+            raise ConfigError(
+                "freeze_encoder and rotate_learning_rate act on the rotation layer; "
+                "add rotate: pca (--rotate pca)"
+            )
         if self.eval_corpus_size is not None and self.eval_corpus_size <= 0:
             raise ConfigError(f"eval_corpus_size must be > 0 (or unset), got {self.eval_corpus_size!r}")
         if len(self.score_range) != 2 or self.score_range[0] >= self.score_range[1]:

@@ -36,6 +36,7 @@ def training_arguments(
     checkpoint_dir: Path,
     loss_kind: LossKind,
     best_model_metric: str | None,
+    learning_rate_mapping: dict[str, float] | None = None,
 ) -> SentenceTransformerTrainingArguments:
     """Build the trainer's arguments: epoch-wise evaluation and checkpoints, best-checkpoint selection.
 
@@ -44,10 +45,13 @@ def training_arguments(
         checkpoint_dir: Where checkpoints go (``--resume`` looks here).
         loss_kind: The resolved base loss; in-batch-negative losses get the NO_DUPLICATES sampler.
         best_model_metric: Evaluator metric that picks the best checkpoint, or ``None`` without an eval set.
+        learning_rate_mapping: Parameter-name regex -> learning rate, for parts trained at their own rate.
     """
     in_batch = loss_kind in (LossKind.MNRL, LossKind.CACHED_MNRL)
     has_eval = best_model_metric is not None
     kwargs: dict[str, Any] = {**_warmup(config.warmup_ratio), **precision_flags(config.precision)}
+    if learning_rate_mapping:
+        kwargs["learning_rate_mapping"] = learning_rate_mapping
     return SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir),
         num_train_epochs=config.epochs,

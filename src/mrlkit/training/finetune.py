@@ -26,7 +26,7 @@ from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
-from mrlkit.training.rotation import add_pca_rotation, sample_texts
+from mrlkit.training.rotation import add_pca_rotation, freeze_all_but, sample_texts
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,21 @@ def _plan(config: FinetuneConfig) -> _Plan:
     return _Plan(data, test_set, model, dims, loss_kind, loss, evaluator)
 
 
+def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
+    """Insert the PCA rotation if asked; return the learning-rate mapping that gives it its own rate."""
+    if config.rotate is not Rotation.PCA:
+        return None
+    train = plan.data.train
+    columns = [train[c] for c in train.column_names if c != "score"]
+    texts = sample_texts(columns, config.rotate_samples, seed=config.seed)
+    name = add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
+    if config.freeze_encoder:
+        freeze_all_but(plan.model, name)
+    if config.rotate_learning_rate is None:
+        return None
+    return {rf"(^|\.){name}\.linear\.weight$": config.rotate_learning_rate}
+
+
 def finetune(
     config: FinetuneConfig,
     *,
@@ -194,11 +209,7 @@ def finetune(
         base_metrics = _evaluate_base(config, plan.model, plan.test_set, plan.dims, out)
         if on_base_done is not None:
             on_base_done(base_metrics)
-    if config.rotate is Rotation.PCA:
-        train = plan.data.train
-        columns = [train[c] for c in train.column_names if c != "score"]
-        texts = sample_texts(columns, config.rotate_samples, seed=config.seed)
-        add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
+    lr_mapping = _rotate(config, plan)
     if config.hard_negatives > 0:
         plan.data = mine_negatives(
             plan.data, plan.model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size
@@ -207,7 +218,7 @@ def finetune(
     best_metric = plan.evaluator.best_model_metric if plan.evaluator is not None else None
     trainer = SentenceTransformerTrainer(
         model=plan.model,
-        args=training_arguments(config, out / "checkpoints", plan.loss_kind, best_metric),
+        args=training_arguments(config, out / "checkpoints", plan.loss_kind, best_metric, lr_mapping),
         train_dataset=plan.data.train,
         loss=plan.loss,
         evaluator=plan.evaluator,
@@ -264,6 +275,7 @@ def _run_meta(
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
         "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})",
         "rotate": config.rotate.value,
+        "freeze_encoder": config.freeze_encoder,
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,

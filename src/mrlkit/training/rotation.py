@@ -49,7 +49,7 @@ def pca_rotation(embeddings: np.ndarray) -> np.ndarray:
 
 def add_pca_rotation(
     model: SentenceTransformer, texts: list[str], *, batch_size: int = 64, show_progress_bar: bool = False
-) -> np.ndarray:
+) -> str:
     """Fit a PCA rotation on ``texts`` and insert it into ``model`` (before its Normalize module).
 
     Args:
@@ -59,7 +59,7 @@ def add_pca_rotation(
         show_progress_bar: Show the encoding progress bar.
 
     Returns:
-        The rotation matrix (rows: axes), already set as the new Dense module's weight.
+        The new Dense module's name in ``model`` (its weight is the rotation matrix, rows = axes).
     """
     dim = model.get_embedding_dimension()
     if dim is None:
@@ -82,4 +82,10 @@ def add_pca_rotation(
     model._modules.clear()
     model._modules.update(OrderedDict((str(i), m) for i, m in enumerate(modules)))
     logger.info("inserted a %dx%d PCA rotation fitted on %d texts", dim, dim, len(texts))
-    return rotation
+    return str(at)
+
+
+def freeze_all_but(model: SentenceTransformer, module_name: str) -> None:
+    """Stop gradients everywhere in ``model`` except in its child module ``module_name``."""
+    for name, child in model.named_children():
+        child.requires_grad_(name == module_name)
