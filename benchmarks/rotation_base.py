@@ -24,7 +24,7 @@ from mrlkit.data import load_data, load_eval_set
 from mrlkit.evaluation import evaluate_model
 from mrlkit.models import resolve_model
 from mrlkit.training.finetune import machine_info
-from mrlkit.training.rotation import add_pca_rotation, sample_texts
+from mrlkit.training.rotation import add_pca_rotation, training_texts
 
 DIMS = [384, 256, 128, 64, 32]
 
@@ -54,7 +54,7 @@ def main() -> None:
     model = SentenceTransformer(resolve_model(args.model))
     model.max_seq_length = args.max_seq_length
     before = evaluate_model(model, test, DIMS)
-    texts = sample_texts([data.train[c] for c in data.train.column_names if c != "score"], args.samples)
+    texts = training_texts(data.train, args.samples)
     add_pca_rotation(model, texts, show_progress_bar=True)
     after = evaluate_model(model, test, DIMS)
     metric = "ndcg@10" if "ndcg@10" in before[DIMS[0]] else "spearman"

@@ -26,7 +26,7 @@ from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
-from mrlkit.training.rotation import add_pca_rotation, freeze_all_but, sample_texts
+from mrlkit.training.rotation import add_pca_rotation, freeze_all_but, training_texts
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +169,7 @@ def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
     """Insert the PCA rotation if asked; return the learning-rate mapping that gives it its own rate."""
     if config.rotate is not Rotation.PCA:
         return None
-    train = plan.data.train
-    columns = [train[c] for c in train.column_names if c != "score"]
-    texts = sample_texts(columns, config.rotate_samples, seed=config.seed)
+    texts = training_texts(plan.data.train, config.rotate_samples, seed=config.seed)
     name = add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
     if config.freeze_encoder:
         freeze_all_but(plan.model, name)

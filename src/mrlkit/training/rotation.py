@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
+from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
@@ -32,6 +33,11 @@ def sample_texts(columns: Iterable[Iterable[str]], limit: int, seed: int = 42) -
     if len(unique) > limit:
         unique = random.Random(seed).sample(unique, limit)
     return unique
+
+
+def training_texts(train: Dataset, limit: int, seed: int = 42) -> list[str]:
+    """The texts a rotation is fitted on: every text column of the training rows, sampled to ``limit``."""
+    return sample_texts([train[c] for c in train.column_names if c != "score"], limit, seed=seed)
 
 
 def pca_rotation(embeddings: np.ndarray) -> np.ndarray:
