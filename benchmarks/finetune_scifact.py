@@ -41,6 +41,7 @@ def main() -> None:
     p.add_argument("--rotate-lr", type=float, default=None, help="learning rate of the rotation layer")
     p.add_argument("--freeze-encoder", action="store_true", help="train only the rotation (an adaptor)")
     p.add_argument("--eval-corpus-size", type=int, default=None, help="cap on the dev corpus per epoch")
+    p.add_argument("--best-dim", type=int, default=128, help="dim whose dev nDCG@10 picks the checkpoint")
     p.add_argument("--name", default="finetune_scifact", help="results file name (e.g. finetune_scifact_gpu)")
     args = p.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -64,7 +65,7 @@ def main() -> None:
         rotate_learning_rate=args.rotate_lr,
         freeze_encoder=args.freeze_encoder,
         eval_corpus_size=args.eval_corpus_size,
-        best_dim=128,
+        best_dim=args.best_dim,
         best_metric="ndcg@10",
     )
     result = finetune(config)
