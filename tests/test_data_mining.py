@@ -57,6 +57,13 @@ def test_mine_negatives_rejects_bad_ranges(minilm) -> None:
         mine_negatives(data, minilm, num_negatives=3, range_min=10, range_max=11)
 
 
+def test_mine_negatives_with_no_candidate_in_range_fails(minilm) -> None:
+    data = load_data(FIXTURES / "pairs.jsonl")
+    with pytest.raises(DataError, match=r"no candidate at ranks 500\.\.510 scoring 5% or more below") as err:
+        mine_negatives(data, minilm, range_min=500, range_max=510)
+    assert "pairs.jsonl" in str(err.value)
+
+
 def test_describe_shows_counts_and_example() -> None:
     data = load_data(FIXTURES / "pairs.jsonl")
     text = _render(describe(data))

@@ -1,12 +1,14 @@
 """End-to-end fine-tuning on the tiny random model: fast, offline, real trainer and evaluators."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import FIXTURES
 from sentence_transformers import SentenceTransformer
 
+import mrlkit
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.errors import ConfigError, DataError
 
@@ -57,6 +59,26 @@ def test_tuned_model_learns_the_task(tiny_model_path, tmp_path):
     result = finetune(cfg)
     base, tuned = result.report.base, result.report.tuned
     assert tuned[64]["mrr@10"] > base[64]["mrr@10"]
+
+
+def test_finetune_with_mined_hard_negatives(tiny_model_path, tmp_path):
+    sample = Path(mrlkit.__file__).parent / "samples" / "scifact-mini"  # a corpus deeper than rank 50
+    cfg = _config(
+        tiny_model_path,
+        tmp_path,
+        data=str(sample),
+        hard_negatives=1,
+        epochs=1,
+        max_train_rows=64,
+        hard_negatives_range=[2, 30],
+        hard_negatives_margin=0.0,
+    )
+    meta = finetune(cfg).report.meta
+    mining = meta["hard_negatives"]
+    assert mining["num_negatives"] == 1
+    assert 0 < mining["rows_after"] <= mining["rows_before"]
+    assert meta["train_rows"] == mining["rows_after"]
+    assert "hard_negatives" in (tmp_path / "out" / "report.json").read_text()
 
 
 def test_scored_pairs_use_cosent_and_spearman(tiny_model_path, tmp_path):

@@ -106,6 +106,15 @@ class FinetuneConfig:
     hard_negatives: int = _help(
         "Mine this many hard negatives per pair with the base model (0: off).", default=0
     )
+    hard_negatives_range: list[int] = _help(
+        "Ranks MIN,MAX of the base model's candidates to mine from (skip the top MIN: likely unlabelled "
+        "positives).",
+        default_factory=lambda: [10, 50],
+    )
+    hard_negatives_margin: float = _help(
+        "A mined negative scores at least this fraction below its positive (0: only not above it).",
+        default=0.05,
+    )
     rotate: Rotation = _help(
         "pca: rotate the base model's embeddings onto the principal axes of the training texts before "
         "training (an orthogonal Dense layer: full-dim similarities are unchanged, truncated dims start "
@@ -170,6 +179,11 @@ class FinetuneConfig:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
         if self.hard_negatives < 0:
             raise ConfigError(f"hard_negatives must be >= 0, got {self.hard_negatives!r}")
+        lo_hi = self.hard_negatives_range
+        if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1]:
+            raise ConfigError(f"hard_negatives_range must be MIN,MAX with 0 <= MIN < MAX, got {lo_hi!r}")
+        if not 0.0 <= self.hard_negatives_margin < 1.0:
+            raise ConfigError(f"hard_negatives_margin must be in [0, 1), got {self.hard_negatives_margin!r}")
         if self.rotate_learning_rate is not None and self.rotate_learning_rate <= 0:
             raise ConfigError(f"rotate_learning_rate must be > 0, got {self.rotate_learning_rate!r}")
         if (self.freeze_encoder or self.rotate_learning_rate is not None) and self.rotate is Rotation.NONE:

@@ -46,7 +46,8 @@ def mine_negatives(
         A new :class:`TrainingData`; ``stats["mining"]`` records the row counts before and after.
 
     Raises:
-        DataError: The data are scored pairs or have no rows, or the ranges are inconsistent.
+        DataError: The data are scored pairs or have no rows, the ranges are inconsistent, or no row
+            gets a negative.
 
     """
     from sentence_transformers import mine_hard_negatives
@@ -70,6 +71,14 @@ def mine_negatives(
         batch_size=batch_size,
         verbose=False,
     )
+    if len(mined) == 0:
+        raise DataError(
+            f"no candidate at ranks {range_min}..{range_max} scoring {relative_margin or 0:.0%} or more "
+            f"below the positive qualified as a hard negative for any of the {len(pairs)} training rows",
+            path=data.source,
+            fix="Lower --hard-negatives-margin or --hard-negatives-range, give a larger corpus, "
+            "or train without --hard-negatives",
+        )
     stats = dict(data.stats)
     stats["mining"] = {"rows_before": len(pairs), "rows_after": len(mined), "num_negatives": num_negatives}
     stats["train_rows"] = len(mined)

@@ -210,7 +210,13 @@ def finetune(
     lr_mapping = _rotate(config, plan)
     if config.hard_negatives > 0:
         plan.data = mine_negatives(
-            plan.data, plan.model, num_negatives=config.hard_negatives, batch_size=config.eval_batch_size
+            plan.data,
+            plan.model,
+            num_negatives=config.hard_negatives,
+            range_min=config.hard_negatives_range[0],
+            range_max=config.hard_negatives_range[1],
+            relative_margin=config.hard_negatives_margin,
+            batch_size=config.eval_batch_size,
         )
 
     best_metric = plan.evaluator.best_model_metric if plan.evaluator is not None else None
@@ -269,6 +275,7 @@ def _run_meta(
         "data": config.data,
         "data_kind": plan.data.kind.value,
         "train_rows": len(plan.data.train),
+        "hard_negatives": plan.data.stats.get("mining"),
         "test_set": getattr(plan.test_set, "name", "test"),
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
         "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})",
