@@ -179,9 +179,12 @@ class FinetuneConfig:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
         if self.hard_negatives < 0:
             raise ConfigError(f"hard_negatives must be >= 0, got {self.hard_negatives!r}")
-        lo_hi = self.hard_negatives_range
-        if len(lo_hi) != 2 or not 0 <= lo_hi[0] < lo_hi[1]:
-            raise ConfigError(f"hard_negatives_range must be MIN,MAX with 0 <= MIN < MAX, got {lo_hi!r}")
+        lo_hi = self.hard_negatives_range  # checked here so a bad range fails before the base evaluation
+        if len(lo_hi) != 2 or lo_hi[0] < 0 or lo_hi[1] - lo_hi[0] < max(1, self.hard_negatives):
+            raise ConfigError(
+                f"hard_negatives_range must be MIN,MAX with 0 <= MIN < MAX and MAX - MIN >= hard_negatives "
+                f"({self.hard_negatives}), got {lo_hi!r}"
+            )
         if not 0.0 <= self.hard_negatives_margin < 1.0:
             raise ConfigError(f"hard_negatives_margin must be in [0, 1), got {self.hard_negatives_margin!r}")
         if self.rotate_learning_rate is not None and self.rotate_learning_rate <= 0:
