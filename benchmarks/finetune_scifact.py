@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--loss", default="mnrl", choices=["mnrl", "cached-mnrl"])
     p.add_argument("--hard-negatives", type=int, default=0)
+    p.add_argument("--hard-negatives-layout", default="triplet", choices=["triplet", "n-tuple"])
     p.add_argument("--max-seq-length", type=int, default=256)
     p.add_argument("--eval-fraction", type=float, default=0.1)
     p.add_argument("--precision", default="auto")
@@ -58,6 +59,7 @@ def main() -> None:
         learning_rate=args.lr,
         loss=args.loss,
         hard_negatives=args.hard_negatives,
+        hard_negatives_layout=args.hard_negatives_layout,
         max_seq_length=args.max_seq_length,
         eval_fraction=args.eval_fraction,
         precision=args.precision,

@@ -40,6 +40,7 @@ def test_config_round_trip(tmp_path):
         ({"score_range": "5,0"}, "score_range must be two numbers LO,HI with LO < HI"),
         ({"hard_negatives_range": "50,10"}, "hard_negatives_range must be MIN,MAX with 0 <= MIN < MAX"),
         ({"hard_negatives": 5, "hard_negatives_range": "10,12"}, r"MAX - MIN >= hard_negatives \(5\)"),
+        ({"hard_negatives_layout": "columns"}, "hard_negatives_layout must be one of triplet, n-tuple"),
         ({"hard_negatives_margin": 1.5}, r"hard_negatives_margin must be in \[0, 1\)"),
         ({"epochs": "many"}, "epochs: cannot read 'many' as float"),
         ({"columns": "anchor"}, "columns: cannot read 'anchor'"),

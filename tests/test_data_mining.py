@@ -45,6 +45,33 @@ def test_mine_negatives_uses_beir_corpus(minilm) -> None:
     assert all(r["negative"] in corpus and r["negative"] != r["positive"] for r in mined.train.to_list())
 
 
+def test_mine_negatives_layouts_for_several_negatives(minilm) -> None:
+    data = load_data(FIXTURES / "beir")
+    corpus = set(data.test.corpus.values())
+    kw = {"num_negatives": 2, "range_min": 0, "range_max": 5, "relative_margin": None}
+    tuples = mine_negatives(data, minilm, layout="n-tuple", **kw)
+    assert tuples.train.column_names == ["anchor", "positive", "negative_1", "negative_2"]
+    assert len(tuples.train) == len(data.train)  # one row per pair, all negatives in it
+    for r in tuples.train.to_list():
+        assert r["negative_1"] != r["negative_2"]
+        assert {r["negative_1"], r["negative_2"]} <= corpus - {r["positive"]}
+    assert tuples.stats["mining"] == {
+        "rows_before": len(data.train),
+        "rows_after": len(data.train),
+        "num_negatives": 2,
+        "layout": "n-tuple",
+    }
+    assert "n-tuples" in _render(describe(tuples))
+    triplets = mine_negatives(data, minilm, layout="triplet", **kw)
+    assert triplets.train.column_names == ["anchor", "positive", "negative"]
+    assert len(triplets.train) == 2 * len(data.train)  # one row per negative
+    pairs = sorted((r["anchor"], r["negative"]) for r in triplets.train.to_list())
+    expected = sorted((r["anchor"], r[f"negative_{i}"]) for r in tuples.train.to_list() for i in (1, 2))
+    assert pairs == expected  # the same negatives, laid out differently
+    with pytest.raises(DataError, match="unknown negatives layout 'wide'"):
+        mine_negatives(data, minilm, layout="wide", **kw)
+
+
 def test_mine_negatives_rejects_scored_data(minilm) -> None:
     data = load_data(FIXTURES / "scored.tsv", score_range=(0, 5))
     with pytest.raises(DataError, match=r"cannot mine negatives for scored data"):

@@ -45,6 +45,13 @@ class Rotation(str, Enum):
     PCA = "pca"  # principal axes of the training texts' embeddings, largest first
 
 
+class NegativeLayout(str, Enum):
+    """How mined negatives are laid out when there are several per pair."""
+
+    TRIPLET = "triplet"  # one (anchor, positive, negative) row per negative
+    NTUPLE = "n-tuple"  # one (anchor, positive, negative_1, ..., negative_k) row per pair
+
+
 class Precision(str, Enum):
     """Training precision. ``auto``: bf16 + tf32 on a GPU that supports them, fp32 on CPU."""
 
@@ -115,6 +122,11 @@ class FinetuneConfig:
         "A mined negative scores at least this fraction below its positive (0: only not above it).",
         default=0.05,
     )
+    hard_negatives_layout: NegativeLayout = _help(
+        "triplet: one row per mined negative (k negatives make k rows); n-tuple: one row per pair holding "
+        "all k negatives, so each step sees every negative of its queries and the step count stays put.",
+        default=NegativeLayout.TRIPLET,
+    )
     rotate: Rotation = _help(
         "pca: rotate the base model's embeddings onto the principal axes of the training texts before "
         "training (an orthogonal Dense layer: full-dim similarities are unchanged, truncated dims start "
@@ -159,6 +171,9 @@ class FinetuneConfig:
         self.matryoshka = _enum(MatryoshkaMode, self.matryoshka, "matryoshka")
         self.precision = _enum(Precision, self.precision, "precision")
         self.rotate = _enum(Rotation, self.rotate, "rotate")
+        self.hard_negatives_layout = _enum(
+            NegativeLayout, self.hard_negatives_layout, "hard_negatives_layout"
+        )
         if self.kind is not None:
             self.kind = _enum(DataKind, self.kind, "kind")
         for name in (

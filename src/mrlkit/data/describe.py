@@ -30,8 +30,9 @@ def describe(data: TrainingData) -> Table:
     table.add_row("test set", "same as eval" if same else _set_summary(data.test, stats.get("test_source")))
     if "mining" in stats:
         mining = stats["mining"]
+        shape = "triplets" if mining.get("layout", "triplet") == "triplet" else "n-tuples"
         table.add_row(
-            "mined negatives", f"{mining['rows_before']:,} rows -> {mining['rows_after']:,} triplets"
+            "mined negatives", f"{mining['rows_before']:,} rows -> {mining['rows_after']:,} {shape}"
         )
     for note in stats.get("notes", []):
         table.add_row("note", note)

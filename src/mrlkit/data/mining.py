@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mrlkit.data.types import DataKind, IRSet, TrainingData
 from mrlkit.errors import DataError
@@ -22,14 +22,16 @@ def mine_negatives(
     relative_margin: float | None = 0.05,
     batch_size: int = 32,
     corpus: list[str] | None = None,
+    layout: Literal["triplet", "n-tuple"] = "triplet",
 ) -> TrainingData:
     """Return a copy of ``data`` whose train rows gain a ``negative`` column mined with ``model``.
 
-    Wraps :func:`sentence_transformers.mine_hard_negatives` (``output_format="triplet"``): for each
-    anchor, candidates ranked ``range_min`` to ``range_max`` by ``model`` that are not its positives
-    and score at least ``relative_margin`` below the positive become negatives. Rows for which no
-    negative qualifies are dropped; ``num_negatives > 1`` gives one row per negative. An existing
-    ``negative`` column is replaced.
+    Wraps :func:`sentence_transformers.mine_hard_negatives`: for each anchor, candidates ranked
+    ``range_min`` to ``range_max`` by ``model`` that are not its positives and score at least
+    ``relative_margin`` below the positive become negatives. With ``layout="triplet"`` each negative
+    gets its own row (a ``negative`` column) and rows with none are dropped; with ``layout="n-tuple"``
+    each pair keeps one row with columns ``negative_1`` .. ``negative_k`` and pairs with fewer than
+    ``num_negatives`` negatives are dropped. Existing negative columns are replaced.
 
     Args:
         data: Retrieval training data (not scored pairs).
@@ -41,6 +43,7 @@ def mine_negatives(
             ``None`` disables the check.
         batch_size: Encoding batch size.
         corpus: Candidate texts besides the train positives; defaults to the BEIR corpus for BEIR data.
+        layout: ``"triplet"`` (one row per negative) or ``"n-tuple"`` (one row per pair).
 
     Returns:
         A new :class:`TrainingData`; ``stats["mining"]`` records the row counts before and after.
@@ -53,6 +56,8 @@ def mine_negatives(
     from sentence_transformers import mine_hard_negatives
 
     _check_args(data, num_negatives, range_min, range_max)
+    if layout not in ("triplet", "n-tuple"):
+        raise DataError(f"unknown negatives layout {layout!r}", fix="Use 'triplet' or 'n-tuple'")
     if corpus is None and data.kind == DataKind.BEIR:
         corpus = _beir_corpus(data)
     pairs = data.train.select_columns(["anchor", "positive"])
@@ -67,7 +72,7 @@ def mine_negatives(
         relative_margin=relative_margin,
         num_negatives=num_negatives,
         sampling_strategy="top",
-        output_format="triplet",
+        output_format=layout,
         batch_size=batch_size,
         verbose=False,
     )
@@ -80,7 +85,12 @@ def mine_negatives(
             "or train without --hard-negatives",
         )
     stats = dict(data.stats)
-    stats["mining"] = {"rows_before": len(pairs), "rows_after": len(mined), "num_negatives": num_negatives}
+    stats["mining"] = {
+        "rows_before": len(pairs),
+        "rows_after": len(mined),
+        "num_negatives": num_negatives,
+        "layout": layout,
+    }
     stats["train_rows"] = len(mined)
     return dataclasses.replace(data, train=mined, stats=stats)
 
