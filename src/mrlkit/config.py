@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mrlkit.data.types import DataKind
+from mrlkit.data.types import DataKind, NegativeLayout
 from mrlkit.errors import ConfigError
 from mrlkit.models.resolve import DEFAULT_MODEL
 
@@ -43,13 +43,6 @@ class Rotation(str, Enum):
 
     NONE = "none"
     PCA = "pca"  # principal axes of the training texts' embeddings, largest first
-
-
-class NegativeLayout(str, Enum):
-    """How mined negatives are laid out when there are several per pair."""
-
-    TRIPLET = "triplet"  # one (anchor, positive, negative) row per negative
-    NTUPLE = "n-tuple"  # one (anchor, positive, negative_1, ..., negative_k) row per pair
 
 
 class Precision(str, Enum):

@@ -30,7 +30,7 @@ def describe(data: TrainingData) -> Table:
     table.add_row("test set", "same as eval" if same else _set_summary(data.test, stats.get("test_source")))
     if "mining" in stats:
         mining = stats["mining"]
-        shape = "triplets" if mining.get("layout", "triplet") == "triplet" else "n-tuples"
+        shape = "triplets" if mining["layout"] == "triplet" else "n-tuples"
         table.add_row(
             "mined negatives", f"{mining['rows_before']:,} rows -> {mining['rows_after']:,} {shape}"
         )

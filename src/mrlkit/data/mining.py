@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
-from mrlkit.data.types import DataKind, IRSet, TrainingData
+from mrlkit.data.types import DataKind, IRSet, NegativeLayout, TrainingData
 from mrlkit.errors import DataError
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def mine_negatives(
     relative_margin: float | None = 0.05,
     batch_size: int = 32,
     corpus: list[str] | None = None,
-    layout: Literal["triplet", "n-tuple"] = "triplet",
+    layout: NegativeLayout | str = NegativeLayout.TRIPLET,
 ) -> TrainingData:
     """Return a copy of ``data`` whose train rows gain a ``negative`` column mined with ``model``.
 
@@ -56,8 +56,10 @@ def mine_negatives(
     from sentence_transformers import mine_hard_negatives
 
     _check_args(data, num_negatives, range_min, range_max)
-    if layout not in ("triplet", "n-tuple"):
-        raise DataError(f"unknown negatives layout {layout!r}", fix="Use 'triplet' or 'n-tuple'")
+    try:
+        layout = NegativeLayout(layout)
+    except ValueError:
+        raise DataError(f"unknown negatives layout {layout!r}", fix="Use 'triplet' or 'n-tuple'") from None
     if corpus is None and data.kind == DataKind.BEIR:
         corpus = _beir_corpus(data)
     pairs = data.train.select_columns(["anchor", "positive"])
@@ -72,7 +74,7 @@ def mine_negatives(
         relative_margin=relative_margin,
         num_negatives=num_negatives,
         sampling_strategy="top",
-        output_format=layout,
+        output_format=cast(Literal["triplet", "n-tuple"], layout.value),
         batch_size=batch_size,
         verbose=False,
     )
@@ -89,7 +91,7 @@ def mine_negatives(
         "rows_before": len(pairs),
         "rows_after": len(mined),
         "num_negatives": num_negatives,
-        "layout": layout,
+        "layout": layout.value,
     }
     stats["train_rows"] = len(mined)
     return dataclasses.replace(data, train=mined, stats=stats)

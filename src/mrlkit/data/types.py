@@ -20,6 +20,13 @@ class DataKind(str, Enum):
     BEIR = "beir"  # corpus.jsonl, queries.jsonl, qrels/*.tsv
 
 
+class NegativeLayout(str, Enum):
+    """How mined negatives are laid out when there are several per pair."""
+
+    TRIPLET = "triplet"  # one (anchor, positive, negative) row per negative
+    NTUPLE = "n-tuple"  # one (anchor, positive, negative_1, ..., negative_k) row per pair
+
+
 @dataclass
 class IRSet:
     """A retrieval evaluation set: query texts, corpus texts and the relevant doc ids per query."""

@@ -16,7 +16,7 @@ import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 from transformers import TrainerCallback
 
-from mrlkit.config import FinetuneConfig, LossKind, NegativeLayout, Rotation
+from mrlkit.config import FinetuneConfig, LossKind, Rotation
 from mrlkit.data import load_data, load_eval_set, mine_negatives
 from mrlkit.data.types import DataKind, EvalSet, IRSet, TrainingData
 from mrlkit.errors import ConfigError
@@ -216,7 +216,7 @@ def finetune(
             range_min=config.hard_negatives_range[0],
             range_max=config.hard_negatives_range[1],
             relative_margin=config.hard_negatives_margin,
-            layout="n-tuple" if config.hard_negatives_layout is NegativeLayout.NTUPLE else "triplet",
+            layout=config.hard_negatives_layout,
             batch_size=config.eval_batch_size,
         )
 
