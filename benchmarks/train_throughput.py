@@ -34,10 +34,17 @@ class Meter(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
         self.start = time.perf_counter()
+        self.begin_rss_mb = current_rss_mb()
 
     def on_train_end(self, args, state, control, **kwargs):  # noqa: D102
         self.seconds = time.perf_counter() - self.start
         self.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def run_plain(a: argparse.Namespace, meter: Meter) -> int:
@@ -115,6 +122,7 @@ def worker(a: argparse.Namespace) -> None:
                 "seconds": meter.seconds,
                 "examples_per_second": n / meter.seconds,
                 "peak_rss_mb": meter.peak_rss_mb,
+                "train_begin_rss_mb": meter.begin_rss_mb,
             }
         )
     )
