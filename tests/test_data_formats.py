@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mrlkit.data import DataKind, IRSet, STSSet, load_data, load_eval_set
+from mrlkit.data.readers import object_frame, read_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 
@@ -221,3 +223,14 @@ def test_load_eval_set_scored_file() -> None:
     assert isinstance(evaluation, STSSet)
     assert len(evaluation) == 10
     assert all(0.0 <= s <= 1.0 for s in evaluation.scores)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_texts_stay_python_objects(layout: str) -> None:
+    """pandas 3 would infer Arrow-backed strings, whose allocator keeps memory for the process's life."""
+    table = read_table(LAYOUTS[layout][0])
+    assert {str(dtype) for dtype in table.frame.dtypes} == {"object"}
+    assert all(isinstance(v, str) for v in table.frame.iloc[:, 0])
+    frame = object_frame({"text": ["a", "b"], "line": np.array([2, 3], dtype=np.int64)})
+    assert frame["text"].dtype == object and frame["line"].dtype == np.int64
+    assert frame["text"].tolist() == ["a", "b"]

@@ -206,7 +206,7 @@ def _train_pairs(
             "qrels/train.tsv has no relevant pair (score > 0)",
             fix="Mark relevant documents with score 1 or more",
         )
-    return pd.DataFrame(rows, columns=["query_id", "doc_id", "anchor", "positive"])
+    return pd.DataFrame(rows, columns=["query_id", "doc_id", "anchor", "positive"], dtype=object)
 
 
 def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mrlkit.data.checks import check_scores, check_text_column, check_text_value
-from mrlkit.data.readers import RawTable
+from mrlkit.data.readers import RawTable, object_frame
 from mrlkit.data.schema import Schema
 from mrlkit.data.types import DataKind
 from mrlkit.errors import DataError
@@ -81,7 +81,7 @@ def _texts(table: RawTable, schema: Schema) -> Canonical:
         check_text_column(table.frame[column], column, table.lines, table.path)
         data[role] = table.frame[column].to_numpy(dtype=object)
     data[LINE] = table.lines
-    return Canonical(schema.kind, pd.DataFrame(data), dict(schema.columns), rows_read=len(table.frame))
+    return Canonical(schema.kind, object_frame(data), dict(schema.columns), rows_read=len(table.frame))
 
 
 def _scored(table: RawTable, schema: Schema, score_range: tuple[float, float]) -> Canonical:
@@ -91,7 +91,7 @@ def _scored(table: RawTable, schema: Schema, score_range: tuple[float, float]) -
     scores = check_scores(
         table.frame[columns["score"]], columns["score"], table.lines, table.path, score_range
     )
-    frame = pd.DataFrame(
+    frame = object_frame(
         {
             "sentence1": table.frame[columns["sentence1"]].to_numpy(dtype=object),
             "sentence2": table.frame[columns["sentence2"]].to_numpy(dtype=object),
@@ -133,7 +133,7 @@ def _query_pos_neg(table: RawTable, schema: Schema) -> Canonical:
     data[LINE] = np.asarray(lines, dtype=np.int64)
     used = set(neg_out) if not missing_negatives else set()
     extra = [text for text in all_negatives if text not in used]
-    canonical = Canonical(DataKind.QUERY_POS_NEG, pd.DataFrame(data), sources, extra, rows_read=len(queries))
+    canonical = Canonical(DataKind.QUERY_POS_NEG, object_frame(data), sources, extra, rows_read=len(queries))
     if missing_negatives and all_negatives:
         canonical.notes.append(
             "some queries have no 'neg', so negatives are left out of training (pairs); "
