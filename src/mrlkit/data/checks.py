@@ -38,7 +38,7 @@ def check_text_column(series: pd.Series, column: str, lines: np.ndarray, path: P
     else:  # a numeric, boolean or date column
         is_str = np.zeros(len(series), dtype=bool)
     blank = np.zeros(len(series), dtype=bool)
-    blank[is_str] = [not str(v).strip() for v in series[is_str]]  # not .str: it builds Arrow arrays
+    blank[is_str] = [not v.strip() for v in series[is_str]]  # not .str: it builds Arrow arrays
     row = first_true(missing | ~is_str | blank)
     if row is None:
         return
