@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/sts_retention.py --data ../shared/datasets/stsbenchmark [--epochs 4]
 
-Trains on sts-train (a 10% dev split carved from it picks the best epoch), reports Spearman on
+Trains on sts-train (a 10% dev split carved from it, or with ``--dev sts-dev`` the official dev
+file, picks the best epoch), reports Spearman on
 sts-test at 384..32 dims and the retention at 32 dims (8.3% of 384). Target: Matryoshka retention
 >= 98.5% at 32 dims and above the standard model's.
 """
@@ -42,6 +43,14 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-5)
     p.add_argument(
+        "--dev",
+        default="split",
+        choices=["split", "sts-dev"],
+        help="what picks the best epoch: 10%% of sts-train, or sts-dev.csv (then all of train trains)",
+    )
+    p.add_argument("--rotate", default="none", choices=["none", "pca"], help="rotation before training")
+    p.add_argument("--rotate-lr", type=float, default=None, help="the rotation's own learning rate")
+    p.add_argument(
         "--models",
         default="matryoshka,standard",
         help="which models to train; a matryoshka-only probe skips the standard one (no target check)",
@@ -51,7 +60,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     tmp = Path(tempfile.mkdtemp(prefix="stsb-"))
-    for split in ("train", "test"):
+    for split in ("train", "dev", "test"):
         convert(Path(args.data) / f"sts-{split}.csv", tmp / f"{split}.tsv")
     results: dict[str, dict[str, float]] = {}
     meta: dict[str, dict] = {}
@@ -63,6 +72,7 @@ def main() -> None:
             None,
             data=str(tmp / "train.tsv"),
             test_data=str(tmp / "test.tsv"),
+            eval_data=str(tmp / "dev.tsv") if args.dev == "sts-dev" else None,
             model=args.model,
             output_dir=f"{args.output_dir}/{name}",
             dims=DIMS,
@@ -75,6 +85,8 @@ def main() -> None:
             learning_rate=args.lr,
             best_dim=32,
             best_metric="spearman",
+            rotate=args.rotate,
+            rotate_learning_rate=args.rotate_lr,
         )
         report = finetune(config).report
         results[name] = {str(d): report.tuned[d]["spearman"] for d in DIMS}

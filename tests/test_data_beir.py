@@ -67,3 +67,14 @@ def test_load_eval_set_beir_split_needs_no_train(tmp_path: Path) -> None:
 def test_beir_max_rows() -> None:
     data = load_data(FIXTURES / "beir_dev", max_rows=2)
     assert len(data.train) == 2
+
+
+def test_no_split_trains_on_every_pair() -> None:
+    """``split=False`` (finetune with its own eval_data): no train query is held out, test qrels stay."""
+    data = load_data(FIXTURES / "beir", split=False)
+    assert len(data.train) == 5  # every relevant train pair
+    assert data.eval is None
+    assert isinstance(data.test, IRSet) and data.test.relevant == {"q4": {"doc4"}, "q5": {"doc5", "doc7"}}
+    # a dev qrels file is not used either: the caller brings its own eval set
+    with_dev = load_data(FIXTURES / "beir_dev", split=False)
+    assert with_dev.eval is None and with_dev.stats["eval_source"] == "none (no split)"

@@ -89,6 +89,19 @@ def test_scored_pairs_use_cosent_and_spearman(tiny_model_path, tmp_path):
     assert result.report.meta["loss"] == "1d-matryoshka(cosent)"
 
 
+def test_eval_data_picks_the_checkpoint_and_every_row_trains(tiny_model_path, tmp_path):
+    """With eval_data, nothing is split off the training file and the dev scores come from eval_data."""
+    data = FIXTURES / "data" / "scored.tsv"
+    rows = len(data.read_text().splitlines()) - 1  # header
+    cfg = _config(tiny_model_path, tmp_path, data=str(data), score_range=[0, 5], eval_data=str(data))
+    result = finetune(cfg)
+    assert result.report.meta["train_rows"] == rows
+    assert result.report.meta["best_model_metric"] == "eval_dev_dim32_spearman"
+    # no test_data: the report scores the eval file, as a single file's held-out split would be
+    assert result.report.meta["test_size"] == rows
+    assert result.report.meta["eval_source"] == str(data)
+
+
 @pytest.mark.parametrize("loss", ["cached-mnrl", "mnrl"])
 def test_triplets_and_cached_loss_and_2d(tiny_model_path, tmp_path, loss):
     cfg = _config(
@@ -122,6 +135,17 @@ def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):
         ({"best_dim": 16}, ConfigError, "best_dim 16 is not one of the trained dims"),
         ({"data": "missing.jsonl"}, DataError, "missing.jsonl"),
         ({"test_data": "missing-test.jsonl"}, DataError, "missing-test.jsonl"),
+        ({"eval_data": "missing-dev.tsv"}, DataError, "missing-dev.tsv"),
+        (
+            {"eval_data": str(FIXTURES / "data" / "scored.tsv"), "score_range": [0, 5]},
+            DataError,
+            "eval_data holds scored pairs",
+        ),
+        (
+            {"test_data": str(FIXTURES / "data" / "scored.tsv"), "score_range": [0, 5]},
+            DataError,
+            "test_data holds scored pairs",
+        ),
     ],
 )
 def test_bad_input_writes_nothing(tiny_model_path, tmp_path, overrides, error, match):

@@ -93,6 +93,11 @@ class FinetuneConfig:
         "File or BEIR folder for the final report (default: the data's test qrels or held-out split).",
         default=None,
     )
+    eval_data: str | None = _help(
+        "File or BEIR folder scored every epoch to pick the best checkpoint (default: the data's dev "
+        "qrels or a held-out share of it); given one, every training row is trained on.",
+        default=None,
+    )
     eval_every_epoch: bool = _help(
         "Score the dev set every epoch (needed to keep the best checkpoint).", default=True
     )

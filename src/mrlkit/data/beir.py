@@ -145,9 +145,11 @@ def load_beir_eval(path: Path, split: str) -> IRSet:
 
 
 def load_beir(
-    path: Path, *, eval_fraction: float, seed: int, dedupe: bool, max_rows: int | None
+    path: Path, *, eval_fraction: float | None, seed: int, dedupe: bool, max_rows: int | None
 ) -> TrainingData:
     """Load a BEIR folder for fine-tuning (see the module docstring for which file feeds what).
+
+    ``eval_fraction=None`` sets no eval set aside (the caller brings its own): every train query trains.
 
     Raises:
         DataError: ``qrels/train.tsv`` is missing, or any file is malformed.
@@ -219,9 +221,11 @@ def _eval_set(
     frame: pd.DataFrame,
     queries: dict[str, str],
     corpus: dict[str, str],
-    eval_fraction: float,
+    eval_fraction: float | None,
     seed: int,
-) -> tuple[IRSet, pd.DataFrame, str]:
+) -> tuple[IRSet | None, pd.DataFrame, str]:
+    if eval_fraction is None:
+        return None, frame, "none (no split)"
     dev_path = path / "qrels" / "dev.tsv"
     if dev_path.is_file():
         dev = qrels_ir_set(read_qrels(dev_path, queries, corpus), queries, corpus, f"{path.name}-dev")

@@ -29,6 +29,7 @@ def load_data(
     dedupe: bool = True,
     score_range: tuple[float, float] = (0.0, 1.0),
     max_rows: int | None = None,
+    split: bool = True,
 ) -> TrainingData:
     """Load training data and its evaluation sets from a file or a BEIR folder.
 
@@ -41,6 +42,8 @@ def load_data(
         dedupe: Drop exact duplicate rows (counted in ``stats["duplicates_removed"]``).
         score_range: Scale of the scores in a scored file; they are rescaled to [0, 1].
         max_rows: Read at most this many records (BEIR: train pairs).
+        split: Hold out an eval set. ``False`` (the caller has its own dev set) trains on every row
+            and leaves ``eval`` unset, and ``test`` too unless a BEIR folder has test qrels.
 
     Returns:
         The training rows in canonical columns, the eval and test sets, and counts in ``stats``.
@@ -56,14 +59,19 @@ def load_data(
     source = _existing(path)
     if source.is_dir():
         _check_beir(source, data_kind)
-        return load_beir(source, eval_fraction=fraction, seed=seed, dedupe=dedupe, max_rows=max_rows)
+        return load_beir(
+            source, eval_fraction=fraction if split else None, seed=seed, dedupe=dedupe, max_rows=max_rows
+        )
     canonical, columns_found = _read(source, data_kind, columns, score_range, max_rows)
     if dedupe:
         drop_duplicates(canonical)
     key = "sentence1" if canonical.kind == DataKind.SCORED else "anchor"
-    chosen = eval_keys(canonical.frame[key].tolist(), fraction, seed, source)
-    held = canonical.frame[key].isin(chosen).to_numpy(dtype=bool)
-    eval_set = _eval_set(canonical, held, f"{source.stem}-eval")
+    held = np.zeros(len(canonical.frame), dtype=bool)
+    eval_set: EvalSet | None = None
+    if split:
+        chosen = eval_keys(canonical.frame[key].tolist(), fraction, seed, source)
+        held = canonical.frame[key].isin(chosen).to_numpy(dtype=bool)
+        eval_set = _eval_set(canonical, held, f"{source.stem}-eval")
     train_frame = canonical.frame.loc[~held]
     train = Dataset.from_dict({c: train_frame[c].tolist() for c in canonical.columns})
     stats: dict[str, Any] = {
@@ -75,7 +83,7 @@ def load_data(
         "eval_rows": int(held.sum()),
         "columns": dict(canonical.sources),
         "columns_found": columns_found,
-        "eval_source": f"split: {fraction:g} of the anchors, seed {seed}",
+        "eval_source": f"split: {fraction:g} of the anchors, seed {seed}" if split else "none (no split)",
         "test_source": "same as eval",
         "eval": set_sizes(eval_set),
         "test": set_sizes(eval_set),

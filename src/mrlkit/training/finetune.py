@@ -18,8 +18,8 @@ from transformers import TrainerCallback
 
 from mrlkit.config import FinetuneConfig, LossKind, Rotation
 from mrlkit.data import load_data, load_eval_set, mine_negatives
-from mrlkit.data.types import DataKind, EvalSet, IRSet, TrainingData
-from mrlkit.errors import ConfigError
+from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
+from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
@@ -81,10 +81,31 @@ def _load_training_data(config: FinetuneConfig) -> TrainingData:
         seed=config.seed,
         dedupe=config.dedupe,
         score_range=(config.score_range[0], config.score_range[1]),
+        split=config.eval_data is None,
     )
+    if config.eval_data is not None:
+        data.eval = _load_eval_file(config, config.eval_data, data.kind, "eval_data")
+        data.test = data.test if data.test is not None else data.eval
+        data.stats["eval_source"] = str(config.eval_data)
     if config.max_train_rows is not None and len(data.train) > config.max_train_rows:
         data.train = data.train.shuffle(seed=config.seed).select(range(config.max_train_rows))
     return data
+
+
+def _load_eval_file(config: FinetuneConfig, path: str, kind: DataKind, field: str) -> EvalSet:
+    """Load ``eval_data``/``test_data``; it must score what the training data trains (STS or retrieval)."""
+    eval_set = load_eval_set(
+        path, columns=config.columns or None, score_range=(config.score_range[0], config.score_range[1])
+    )
+    if isinstance(eval_set, STSSet) != (kind is DataKind.SCORED):
+        wanted = "scored pairs (sentence1, sentence2, score)" if kind is DataKind.SCORED else "retrieval data"
+        raise DataError(
+            f"{field} holds {'scored pairs' if isinstance(eval_set, STSSet) else 'retrieval data'} "
+            f"but the training data is {kind.value}",
+            path=path,
+            fix=f"Give {field} {wanted}, like the training data",
+        )
+    return eval_set
 
 
 def _evaluate_base(
@@ -99,6 +120,8 @@ def _evaluate_base(
         "dims": dims,
         "n": len(test),
     }
+    if config.eval_data is not None and config.test_data is None:  # the test set may be the eval file
+        key["eval_data"] = str(Path(config.eval_data).resolve())
     if cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
@@ -125,11 +148,7 @@ def _plan(config: FinetuneConfig) -> _Plan:
     data = _load_training_data(config)
     test_set = data.test if data.test is not None else data.eval
     if config.test_data is not None:
-        test_set = load_eval_set(
-            config.test_data,
-            columns=config.columns or None,
-            score_range=(config.score_range[0], config.score_range[1]),
-        )
+        test_set = _load_eval_file(config, config.test_data, data.kind, "test_data")
     model = SentenceTransformer(resolve_model(config.model))
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
@@ -277,6 +296,7 @@ def _run_meta(
         "data_kind": plan.data.kind.value,
         "train_rows": len(plan.data.train),
         "hard_negatives": plan.data.stats.get("mining"),
+        "eval_source": plan.data.stats.get("eval_source"),
         "test_set": getattr(plan.test_set, "name", "test"),
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
         "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})",
