@@ -84,7 +84,7 @@ def load_data(
         "columns": dict(canonical.sources),
         "columns_found": columns_found,
         "eval_source": f"split: {fraction:g} of the anchors, seed {seed}" if split else "none (no split)",
-        "test_source": "same as eval",
+        "test_source": "same as eval" if split else "none",
         "eval": set_sizes(eval_set),
         "test": set_sizes(eval_set),
         "notes": list(canonical.notes),

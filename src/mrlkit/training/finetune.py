@@ -85,8 +85,9 @@ def _load_training_data(config: FinetuneConfig) -> TrainingData:
     )
     if config.eval_data is not None:
         data.eval = _load_eval_file(config, config.eval_data, data.kind, "eval_data")
-        data.test = data.test if data.test is not None else data.eval
         data.stats["eval_source"] = str(config.eval_data)
+        if data.test is None:
+            data.test, data.stats["test_source"] = data.eval, "same as eval"
     if config.max_train_rows is not None and len(data.train) > config.max_train_rows:
         data.train = data.train.shuffle(seed=config.seed).select(range(config.max_train_rows))
     return data
