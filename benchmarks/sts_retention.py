@@ -48,7 +48,7 @@ def main() -> None:
         choices=["split", "sts-dev"],
         help="what picks the best epoch: 10%% of sts-train, or sts-dev.csv (then all of train trains)",
     )
-    p.add_argument("--rotate", default="none", choices=["none", "pca"], help="rotation before training")
+    p.add_argument("--rotate", default="none", choices=["none", "pca", "identity"], help="rotation layer")
     p.add_argument("--rotate-lr", type=float, default=None, help="the rotation's own learning rate")
     p.add_argument(
         "--models",

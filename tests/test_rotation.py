@@ -12,7 +12,7 @@ from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.data.types import IRSet
 from mrlkit.errors import ConfigError
-from mrlkit.training.rotation import add_pca_rotation, pca_rotation, sample_texts
+from mrlkit.training.rotation import add_pca_rotation, add_rotation, pca_rotation, sample_texts
 
 TEXTS = [
     "how do vaccines train the immune system",
@@ -65,6 +65,16 @@ def test_rotation_keeps_full_dim_similarity_and_helps_truncation(minilm_path, tm
     )
 
 
+def test_identity_rotation_changes_nothing_until_trained(minilm_path):
+    model = SentenceTransformer(minilm_path, device="cpu")
+    before = model.encode(TEXTS, convert_to_tensor=True)
+    name = add_rotation(model, np.eye(384, dtype=np.float32))
+    torch.testing.assert_close(model.encode(TEXTS, convert_to_tensor=True), before, atol=1e-6, rtol=0)
+    assert model[int(name)].linear.weight.requires_grad  # a trainable layer, not a fixed transform
+    with pytest.raises(ConfigError, match="384x384"):
+        add_rotation(model, np.eye(8, dtype=np.float32))
+
+
 def test_finetune_with_rotation(tiny_model_path, tmp_path):
     cfg = FinetuneConfig.load(
         None,
@@ -97,7 +107,8 @@ def test_subsample_corpus_keeps_relevant_docs():
     assert set(ir.subsample_corpus(2).corpus) == {"d3", "d40", "d41"}  # relevant docs are never dropped
 
 
-def test_freeze_encoder_trains_only_the_rotation(tiny_model_path, tmp_path):
+@pytest.mark.parametrize("rotate", ["pca", "identity"])
+def test_freeze_encoder_trains_only_the_rotation(tiny_model_path, tmp_path, rotate):
     cfg = FinetuneConfig.load(
         None,
         data=str(FIXTURES / "data" / "pairs.jsonl"),
@@ -106,7 +117,7 @@ def test_freeze_encoder_trains_only_the_rotation(tiny_model_path, tmp_path):
         epochs=1,
         batch_size=8,
         eval_batch_size=16,
-        rotate="pca",
+        rotate=rotate,
         freeze_encoder=True,
         rotate_learning_rate=1e-2,
         load_best_model=False,
@@ -120,5 +131,6 @@ def test_freeze_encoder_trains_only_the_rotation(tiny_model_path, tmp_path):
     w = tuned[2].linear.weight.detach()
     assert not torch.allclose(w @ w.T, torch.eye(64), atol=1e-4)  # the rotation moved off orthogonal
     assert result.report.meta["freeze_encoder"] is True
+    assert result.report.meta["rotate"] == rotate
     with pytest.raises(ConfigError, match="rotate: pca"):
         FinetuneConfig.load(None, data="x", freeze_encoder=True)

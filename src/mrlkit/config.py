@@ -43,6 +43,7 @@ class Rotation(str, Enum):
 
     NONE = "none"
     PCA = "pca"  # principal axes of the training texts' embeddings, largest first
+    IDENTITY = "identity"  # the same trainable layer, starting as the identity (no change at start)
 
 
 class Precision(str, Enum):
@@ -128,7 +129,8 @@ class FinetuneConfig:
     rotate: Rotation = _help(
         "pca: rotate the base model's embeddings onto the principal axes of the training texts before "
         "training (an orthogonal Dense layer: full-dim similarities are unchanged, truncated dims start "
-        "better); none: train the model as it is.",
+        "better); identity: the same trainable layer starting as the identity (for texts whose principal "
+        "axes do not carry the signal, such as short STS sentences); none: train the model as it is.",
         default=Rotation.NONE,
     )
     rotate_samples: int = _help("Training texts encoded to fit the rotation (at most).", default=4096)
@@ -138,8 +140,8 @@ class FinetuneConfig:
         default=None,
     )
     freeze_encoder: bool = _help(
-        "Train only the rotation layer (needs rotate: pca): a linear Matryoshka adaptor on the frozen "
-        "model, with no backward pass through the transformer.",
+        "Train only the rotation layer (needs rotate: pca or identity): a linear Matryoshka adaptor on "
+        "the frozen model, with no backward pass through the transformer.",
         default=False,
     )
     eval_corpus_size: int | None = _help(
@@ -205,7 +207,7 @@ class FinetuneConfig:
         if (self.freeze_encoder or self.rotate_learning_rate is not None) and self.rotate is Rotation.NONE:
             raise ConfigError(
                 "freeze_encoder and rotate_learning_rate act on the rotation layer; "
-                "add rotate: pca (--rotate pca)"
+                "add rotate: pca or identity (--rotate pca)"
             )
         if self.eval_corpus_size is not None and self.eval_corpus_size <= 0:
             raise ConfigError(f"eval_corpus_size must be > 0 (or unset), got {self.eval_corpus_size!r}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 from transformers import TrainerCallback
@@ -26,7 +27,7 @@ from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
-from mrlkit.training.rotation import add_pca_rotation, freeze_all_but, training_texts
+from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +187,14 @@ def _plan(config: FinetuneConfig) -> _Plan:
 
 
 def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
-    """Insert the PCA rotation if asked; return the learning-rate mapping that gives it its own rate."""
-    if config.rotate is not Rotation.PCA:
+    """Insert the rotation layer if asked; return the learning-rate mapping that gives it its own rate."""
+    if config.rotate is Rotation.NONE:
         return None
-    texts = training_texts(plan.data.train, config.rotate_samples, seed=config.seed)
-    name = add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
+    if config.rotate is Rotation.PCA:
+        texts = training_texts(plan.data.train, config.rotate_samples, seed=config.seed)
+        name = add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
+    else:
+        name = add_rotation(plan.model, np.eye(plan.model.get_embedding_dimension() or 0, dtype=np.float32))
     if config.freeze_encoder:
         freeze_all_but(plan.model, name)
     if config.rotate_learning_rate is None:

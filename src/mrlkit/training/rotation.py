@@ -76,21 +76,37 @@ def add_pca_rotation(
     embeddings = model.encode(
         texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=show_progress_bar
     )
-    rotation = pca_rotation(np.asarray(embeddings))
+    name = add_rotation(model, pca_rotation(np.asarray(embeddings)))
+    logger.info("inserted a %dx%d PCA rotation fitted on %d texts", dim, dim, len(texts))
+    return name
+
+
+def add_rotation(model: SentenceTransformer, rotation: np.ndarray) -> str:
+    """Insert a trainable square ``Dense`` layer initialised to ``rotation`` before ``model``'s Normalize.
+
+    Args:
+        model: The model to change in place.
+        rotation: A ``dim x dim`` matrix (rows: the new axes), e.g. a PCA basis or ``np.eye(dim)``.
+
+    Returns:
+        The new Dense module's name in ``model``.
+    """
+    dim = model.get_embedding_dimension()
+    if dim is None or rotation.shape != (dim, dim):
+        raise ConfigError(f"a rotation must be {dim}x{dim} for this model, got {rotation.shape}")
     device = next(model.parameters()).device
     dense = Dense(
         dim,
         dim,
         bias=False,
         activation_function=torch.nn.Identity(),
-        init_weight=torch.from_numpy(rotation).to(device),
+        init_weight=torch.from_numpy(np.ascontiguousarray(rotation, dtype=np.float32)).to(device),
     )
     modules = list(model._modules.values())
     at = len(modules) - 1 if isinstance(modules[-1], Normalize) else len(modules)
     modules.insert(at, dense)
     model._modules.clear()
     model._modules.update(OrderedDict((str(i), m) for i, m in enumerate(modules)))
-    logger.info("inserted a %dx%d PCA rotation fitted on %d texts", dim, dim, len(texts))
     return str(at)
 
 
