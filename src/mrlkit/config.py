@@ -129,8 +129,8 @@ class FinetuneConfig:
     rotate: Rotation = _help(
         "pca: rotate the base model's embeddings onto the principal axes of the training texts before "
         "training (an orthogonal Dense layer: full-dim similarities are unchanged, truncated dims start "
-        "better); identity: the same trainable layer starting as the identity (for texts whose principal "
-        "axes do not carry the signal, such as short STS sentences); none: train the model as it is.",
+        "better); identity: the same trainable layer starting as the identity (on STSb it did worse than "
+        "pca, see benchmarks/README.md); none: train the model as it is.",
         default=Rotation.NONE,
     )
     rotate_samples: int = _help("Training texts encoded to fit the rotation (at most).", default=4096)
