@@ -111,9 +111,10 @@ def run_mrlkit(a: argparse.Namespace, meter: Meter) -> int:
     return int(result.report.meta["train_rows"])
 
 
-def worker(a: argparse.Namespace) -> None:
+def worker(a: argparse.Namespace, runners: dict | None = None) -> None:
+    """Train once with the runner named by ``--worker`` and print its measurements as a RESULT line."""
     meter = Meter()
-    n = run_plain(a, meter) if a.worker == "plain" else run_mrlkit(a, meter)
+    n = (runners or {"plain": run_plain, "mrlkit": run_mrlkit})[a.worker](a, meter)
     print(
         "RESULT "
         + json.dumps(
@@ -126,6 +127,20 @@ def worker(a: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def run_worker(
+    script: str, name: str, a: argparse.Namespace, pairs: Path, train_rows: Path, out: Path, model_path: str
+) -> dict:
+    """Run ``script --worker name`` in a fresh process; return the RESULT it prints."""
+    cmd = [sys.executable, script, "--worker", name, "--pairs", str(pairs), "--train-rows", str(train_rows),
+           "--out", str(out), "--model-path", model_path, "--batch-size", str(a.batch_size),
+           "--max-seq-length", str(a.max_seq_length)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        sys.exit(f"{name} run failed:\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT ") :])
 
 
 def prepare(a: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
@@ -145,6 +160,12 @@ def prepare(a: argparse.Namespace, tmp: Path) -> tuple[Path, Path]:
     return pairs, train_rows
 
 
+def add_worker_arguments(p: argparse.ArgumentParser) -> None:
+    """The hidden arguments the parent passes to its worker processes."""
+    for hidden in ("--pairs", "--train-rows", "--out", "--model-path"):
+        p.add_argument(hidden, help=argparse.SUPPRESS)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(SAMPLE), help="BEIR folder whose train qrels give the pairs")
@@ -153,8 +174,7 @@ def main() -> None:
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--worker", choices=["plain", "mrlkit"], help=argparse.SUPPRESS)
-    for hidden in ("--pairs", "--train-rows", "--out", "--model-path"):
-        p.add_argument(hidden, help=argparse.SUPPRESS)
+    add_worker_arguments(p)
     a = p.parse_args()
     if a.worker:
         worker(a)
@@ -174,29 +194,9 @@ def main() -> None:
     for i in range(a.repeats):
         order += ["plain", "mrlkit"] if i % 2 == 0 else ["mrlkit", "plain"]
     for i, name in enumerate(order):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--worker",
-            name,
-            "--pairs",
-            str(pairs),
-            "--train-rows",
-            str(train_rows),
-            "--out",
-            str(tmp / f"run{i}-{name}"),
-            "--model-path",
-            model_path,
-            "--batch-size",
-            str(a.batch_size),
-            "--max-seq-length",
-            str(a.max_seq_length),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if proc.returncode != 0 or line is None:
-            sys.exit(f"{name} run failed:\n{proc.stderr[-3000:]}")
-        runs[name].append(json.loads(line[len("RESULT ") :]))
+        runs[name].append(
+            run_worker(__file__, name, a, pairs, train_rows, tmp / f"run{i}-{name}", model_path)
+        )
         console.print(f"run {i + 1}/{len(order)} {name}: {runs[name][-1]}")
     med = {
         k: {m: statistics.median(r[m] for r in v) for m in ("examples_per_second", "peak_rss_mb")}

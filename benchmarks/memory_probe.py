@@ -1,0 +1,80 @@
+"""Probe for benchmark 2: does mrlkit's data loading leave a heap that raises the training peak?
+
+Usage:
+    python benchmarks/memory_probe.py --data ../shared/datasets/scifact [--repeats 4]
+
+Three arms, each run in a fresh process, interleaved: ``plain`` (train_throughput.py's hand-written
+script), ``loaded`` (the same script after loading the same rows through mrlkit's data layer, and
+holding them while it trains, as mrlkit's finetune does) and ``mrlkit`` (mrlkit's finetune). If
+``loaded`` peaked like ``mrlkit`` and above ``plain``, the data layer's allocations would be the gap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+import train_throughput as tt
+
+ARMS = ("plain", "loaded", "mrlkit")
+
+
+def run_loaded(a: argparse.Namespace, meter: tt.Meter) -> int:
+    """The plain script, after mrlkit's data layer has read the same rows (kept alive while training)."""
+    from mrlkit.data import load_data
+
+    data = load_data(a.pairs)
+    n = tt.run_plain(a, meter)
+    del data
+    return n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(tt.SAMPLE))
+    p.add_argument("--rows", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--worker", choices=ARMS, help=argparse.SUPPRESS)
+    tt.add_worker_arguments(p)
+    a = p.parse_args()
+    if a.worker:
+        tt.worker(a, {"plain": tt.run_plain, "loaded": run_loaded, "mrlkit": tt.run_mrlkit})
+        return
+
+    from _common import command_line, console, table, write_result
+
+    from mrlkit.models import resolve_model
+    from mrlkit.training.finetune import machine_info
+
+    tmp = Path(tempfile.mkdtemp(prefix="memprobe-"))
+    pairs, train_rows = tt.prepare(a, tmp)
+    model_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
+    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    for i in range(a.repeats):
+        for arm in ARMS if i % 2 == 0 else ARMS[::-1]:
+            runs[arm].append(
+                tt.run_worker(__file__, arm, a, pairs, train_rows, tmp / f"r{i}-{arm}", model_path)
+            )
+            console.print(f"{arm}: {runs[arm][-1]}")
+    rows = [
+        [arm, statistics.median(r["peak_rss_mb"] for r in v), " ".join(f"{r['peak_rss_mb']:.0f}" for r in v)]
+        for arm, v in runs.items()
+    ]
+    console.print(table("Peak RSS (MB) of the training run", ["arm", "median", "each run"], rows))
+    write_result(
+        "memory_probe",
+        {
+            "median_peak_rss_mb": {r[0]: r[1] for r in rows},
+            "runs": runs,
+            "machine": machine_info(),
+            "command": command_line(),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
