@@ -4,9 +4,8 @@ Usage:
     python benchmarks/sts_retention.py --data ../shared/datasets/stsbenchmark [--epochs 4]
 
 Trains on sts-train (a 10% dev split carved from it, or with ``--dev sts-dev`` the official dev
-file, picks the best epoch), reports Spearman on
-sts-test at 384..32 dims and the retention at 32 dims (8.3% of 384). Target: Matryoshka retention
->= 98.5% at 32 dims and above the standard model's.
+file, picks the best epoch), reports Spearman on sts-test at 384..32 dims and the retention at 32
+dims (8.3% of 384). Target: Matryoshka retention >= 98.5% at 32 dims and above the standard model's.
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     tmp = Path(tempfile.mkdtemp(prefix="stsb-"))
-    for split in ("train", "dev", "test"):
+    for split in ("train", "test", "dev") if args.dev == "sts-dev" else ("train", "test"):
         convert(Path(args.data) / f"sts-{split}.csv", tmp / f"{split}.tsv")
     results: dict[str, dict[str, float]] = {}
     meta: dict[str, dict] = {}
