@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 from transformers import TrainerCallback
@@ -86,9 +85,7 @@ def _load_training_data(config: FinetuneConfig) -> TrainingData:
     )
     if config.eval_data is not None:
         data.eval = _load_eval_file(config, config.eval_data, data.kind, "eval_data")
-        data.stats["eval_source"] = str(config.eval_data)
-        if data.test is None:
-            data.test, data.stats["test_source"] = data.eval, "same as eval"
+        data.stats["eval_source"] = str(config.eval_data)  # _plan falls back to it when there is no test set
     if config.max_train_rows is not None and len(data.train) > config.max_train_rows:
         data.train = data.train.shuffle(seed=config.seed).select(range(config.max_train_rows))
     return data
@@ -194,7 +191,7 @@ def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
         texts = training_texts(plan.data.train, config.rotate_samples, seed=config.seed)
         name = add_pca_rotation(plan.model, texts, batch_size=config.eval_batch_size, show_progress_bar=True)
     else:
-        name = add_rotation(plan.model, np.eye(plan.model.get_embedding_dimension() or 0, dtype=np.float32))
+        name = add_rotation(plan.model)  # starts as the identity
     if config.freeze_encoder:
         freeze_all_but(plan.model, name)
     if config.rotate_learning_rate is None:

@@ -81,18 +81,21 @@ def add_pca_rotation(
     return name
 
 
-def add_rotation(model: SentenceTransformer, rotation: np.ndarray) -> str:
+def add_rotation(model: SentenceTransformer, rotation: np.ndarray | None = None) -> str:
     """Insert a trainable square ``Dense`` layer initialised to ``rotation`` before ``model``'s Normalize.
 
     Args:
         model: The model to change in place.
-        rotation: A ``dim x dim`` matrix (rows: the new axes), e.g. a PCA basis or ``np.eye(dim)``.
+        rotation: A ``dim x dim`` matrix (rows: the new axes), e.g. a PCA basis; ``None``: the identity.
 
     Returns:
         The new Dense module's name in ``model``.
     """
     dim = model.get_embedding_dimension()
-    if dim is None or rotation.shape != (dim, dim):
+    if dim is None:
+        raise ConfigError("this model has no fixed embedding dimension; a rotation needs one")
+    rotation = np.eye(dim, dtype=np.float32) if rotation is None else rotation
+    if rotation.shape != (dim, dim):
         raise ConfigError(f"a rotation must be {dim}x{dim} for this model, got {rotation.shape}")
     device = next(model.parameters()).device
     dense = Dense(
