@@ -2,23 +2,27 @@
 
 Usage:
     python benchmarks/memory_probe.py --data ../shared/datasets/scifact [--repeats 4]
+        [--arms plain,loaded,mrlkit]
 
-Three arms, each run in a fresh process, interleaved: ``plain`` (train_throughput.py's hand-written
+Arms, each run in a fresh process, interleaved: ``plain`` (train_throughput.py's hand-written
 script), ``loaded`` (the same script after loading the same rows through mrlkit's data layer, and
-holding them while it trains, as mrlkit's finetune does) and ``mrlkit`` (mrlkit's finetune). If
-``loaded`` peaked like ``mrlkit`` and above ``plain``, the data layer's allocations would be the gap.
+holding them while it trains, as mrlkit's finetune does), ``mrlkit`` (mrlkit's finetune) and
+``mrlkit-mmap8`` (mrlkit's finetune with ``mmap_threshold_mb=8``). If ``loaded`` peaked like ``mrlkit``
+and above ``plain``, the data layer's allocations would be the gap. Prints each arm's median peak RSS
+and training seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
 import train_throughput as tt
 
-ARMS = ("plain", "loaded", "mrlkit")
+ARMS = ("plain", "loaded", "mrlkit", "mrlkit-mmap8")
 
 
 def run_loaded(a: argparse.Namespace, meter: tt.Meter) -> int:
@@ -38,11 +42,18 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--arms", default="plain,loaded,mrlkit", help=f"comma-separated, from {','.join(ARMS)}")
     p.add_argument("--worker", choices=ARMS, help=argparse.SUPPRESS)
     tt.add_worker_arguments(p)
     a = p.parse_args()
     if a.worker:
-        tt.worker(a, {"plain": tt.run_plain, "loaded": run_loaded, "mrlkit": tt.run_mrlkit})
+        runners = {
+            "plain": tt.run_plain,
+            "loaded": run_loaded,
+            "mrlkit": tt.run_mrlkit,
+            "mrlkit-mmap8": lambda a, meter: tt.run_mrlkit(a, meter, mmap_threshold_mb=8),
+        }
+        tt.worker(a, runners)
         return
 
     from _common import command_line, console, table, write_result
@@ -53,22 +64,33 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="memprobe-"))
     pairs, train_rows = tt.prepare(a, tmp)
     model_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
-    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    arms = a.arms.split(",")
+    if unknown := set(arms) - set(ARMS):
+        sys.exit(f"--arms: unknown arm(s) {sorted(unknown)}; pick from {','.join(ARMS)}")
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     for i in range(a.repeats):
-        for arm in ARMS if i % 2 == 0 else ARMS[::-1]:
+        for arm in arms if i % 2 == 0 else arms[::-1]:
             runs[arm].append(
                 tt.run_worker(__file__, arm, a, pairs, train_rows, tmp / f"r{i}-{arm}", model_path)
             )
             console.print(f"{arm}: {runs[arm][-1]}")
     rows = [
-        [arm, statistics.median(r["peak_rss_mb"] for r in v), " ".join(f"{r['peak_rss_mb']:.0f}" for r in v)]
+        [
+            arm,
+            statistics.median(r["peak_rss_mb"] for r in v),
+            " ".join(f"{r['peak_rss_mb']:.0f}" for r in v),
+            statistics.median(r["seconds"] for r in v),
+        ]
         for arm, v in runs.items()
     ]
-    console.print(table("Peak RSS (MB) of the training run", ["arm", "median", "each run"], rows))
+    console.print(
+        table("Peak RSS (MB) of the training run", ["arm", "median", "each run", "median seconds"], rows)
+    )
     write_result(
         "memory_probe",
         {
             "median_peak_rss_mb": {r[0]: r[1] for r in rows},
+            "median_train_seconds": {r[0]: r[3] for r in rows},
             "runs": runs,
             "machine": machine_info(),
             "command": command_line(),

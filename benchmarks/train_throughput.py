@@ -90,8 +90,8 @@ def run_plain(a: argparse.Namespace, meter: Meter) -> int:
     return len(train)
 
 
-def run_mrlkit(a: argparse.Namespace, meter: Meter) -> int:
-    """The same run through mrlkit's public API."""
+def run_mrlkit(a: argparse.Namespace, meter: Meter, **settings: object) -> int:
+    """The same run through mrlkit's public API (``settings``: extra FinetuneConfig values)."""
     from mrlkit import FinetuneConfig, finetune
 
     config = FinetuneConfig.load(
@@ -106,6 +106,7 @@ def run_mrlkit(a: argparse.Namespace, meter: Meter) -> int:
         max_seq_length=a.max_seq_length,
         evaluate_base=False,
         eval_every_epoch=False,
+        **settings,
     )
     result = finetune(config, callbacks=[meter])
     return int(result.report.meta["train_rows"])

@@ -42,6 +42,7 @@ def test_config_round_trip(tmp_path):
         ({"hard_negatives": 5, "hard_negatives_range": "10,12"}, r"MAX - MIN >= hard_negatives \(5\)"),
         ({"hard_negatives_layout": "columns"}, "hard_negatives_layout must be one of triplet, n-tuple"),
         ({"hard_negatives_margin": 1.5}, r"hard_negatives_margin must be in \[0, 1\)"),
+        ({"mmap_threshold_mb": -1}, r"mmap_threshold_mb must be >= 0 \(0: off\), got -1"),
         ({"epochs": "many"}, "epochs: cannot read 'many' as float"),
         ({"columns": "anchor"}, "columns: cannot read 'anchor'"),
         ({"dims": "256,x"}, "dims: cannot read '256,x'"),

@@ -1,5 +1,6 @@
 """End-to-end fine-tuning on the tiny random model: fast, offline, real trainer and evaluators."""
 
+import importlib
 import json
 from pathlib import Path
 
@@ -28,8 +29,12 @@ def _config(tiny_model_path, tmp_path, **kw):
     return FinetuneConfig.load(None, **settings)
 
 
-def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path):
+def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path, monkeypatch):
+    ft = importlib.import_module("mrlkit.training.finetune")  # the module, not the function of that name
+    capped = []
+    monkeypatch.setattr(ft, "cap_mmap_threshold", lambda mb: capped.append(mb) or True)
     result = finetune(_config(tiny_model_path, tmp_path))
+    assert capped == [0]  # the setting reaches the allocator once, before training (0: glibc's default)
     out = tmp_path / "out"
     for name in ("report.md", "report.json", "report.png", "config.yaml", "model/README.md"):
         assert (out / name).is_file(), name

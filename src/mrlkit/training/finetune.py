@@ -26,6 +26,7 @@ from mrlkit.models.resolve import resolve_model
 from mrlkit.training.args import training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
+from mrlkit.training.memory import cap_mmap_threshold
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,7 @@ def finetune(
         evaluator=plan.evaluator,
         callbacks=callbacks,
     )
+    cap_mmap_threshold(config.mmap_threshold_mb)
     train_start = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
     train_seconds = time.perf_counter() - train_start
