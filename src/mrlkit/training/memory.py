@@ -5,8 +5,10 @@ free; smaller ones come from the heap, which keeps freed memory for reuse. The t
 128 KB but rises (up to 32 MB) every time a mapped block is freed, so after model loading a training
 step's activation tensors (several to tens of MB each) land in the heap, where fragmentation makes
 the process's resident memory grow to several hundred MB above what the step needs. Fixing the
-threshold keeps the largest buffers mapped. Lower thresholds save more memory but re-fault more pages
-each step; benchmark 2 (benchmarks/README.md) measures both sides.
+threshold keeps the largest buffers mapped (glibc still carves a block from a free heap chunk that
+fits, so the threshold is fixed before training, when the heap holds only what set-up left). Lower
+thresholds save more memory but re-fault more pages each step; benchmark 2 (benchmarks/README.md)
+measures both sides.
 """
 
 from __future__ import annotations
