@@ -61,12 +61,12 @@ def main() -> None:
     from mrlkit.models import resolve_model
     from mrlkit.training.finetune import machine_info
 
+    arms = a.arms.split(",")
+    if unknown := set(arms) - set(ARMS):  # before any data or model work
+        sys.exit(f"--arms: unknown arm(s) {sorted(unknown)}; pick from {','.join(ARMS)}")
     tmp = Path(tempfile.mkdtemp(prefix="memprobe-"))
     pairs, train_rows = tt.prepare(a, tmp)
     model_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
-    arms = a.arms.split(",")
-    if unknown := set(arms) - set(ARMS):
-        sys.exit(f"--arms: unknown arm(s) {sorted(unknown)}; pick from {','.join(ARMS)}")
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     for i in range(a.repeats):
         for arm in arms if i % 2 == 0 else arms[::-1]:

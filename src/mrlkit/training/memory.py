@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+from collections.abc import Callable
 from functools import cache
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
 
 
 @cache
-def _mallopt() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _mallopt() -> Callable[[int, int], int] | None:
     """The C library's ``mallopt`` if it is glibc; None elsewhere (macOS, Windows, musl)."""
     if not sys.platform.startswith("linux"):
         return None
