@@ -45,6 +45,9 @@ def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path, monkeypatch):
     # the best checkpoint was chosen by the dev metric at the chosen dim (32: 128 is not trained)
     assert result.report.meta["best_model_metric"] == "eval_dev_dim32_ndcg@10"
     assert result.report.meta["best_checkpoint"] is not None
+    # peak GPU memory is reported where there is a GPU, and is None (not 0) where there is none
+    gpu_mb = result.report.meta["peak_gpu_memory_mb"]
+    assert (gpu_mb > 0) if torch.cuda.is_available() else (gpu_mb is None)
     # training changed the weights and the model card mentions the Matryoshka loss
     card = (out / "model" / "README.md").read_text()
     assert "MatryoshkaLoss" in card
@@ -138,6 +141,18 @@ def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):
         ({"dims": [32, 64]}, ConfigError, "not strictly descending"),
         ({"loss": "cosent"}, ConfigError, "needs scored pairs"),
         ({"best_dim": 16}, ConfigError, "best_dim 16 is not one of the trained dims"),
+        pytest.param(
+            {"precision": "bf16"},
+            ConfigError,
+            "precision 'bf16' needs a CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine can train in bf16"),
+        ),
+        pytest.param(
+            {"precision": "fp16"},
+            ConfigError,
+            "precision 'fp16' needs a CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine can train in fp16"),
+        ),
         ({"data": "missing.jsonl"}, DataError, "missing.jsonl"),
         ({"test_data": "missing-test.jsonl"}, DataError, "missing-test.jsonl"),
         ({"eval_data": "missing-dev.tsv"}, DataError, "missing-dev.tsv"),

@@ -10,6 +10,7 @@ from sentence_transformers import SentenceTransformerTrainingArguments
 from sentence_transformers.base.sampler import BatchSamplers
 
 from mrlkit.config import FinetuneConfig, LossKind, Precision
+from mrlkit.errors import ConfigError
 
 
 def precision_flags(precision: Precision | str) -> dict[str, Any]:
@@ -20,6 +21,25 @@ def precision_flags(precision: Precision | str) -> dict[str, Any]:
         bf16 = cuda and torch.cuda.is_bf16_supported()
         return {"bf16": bf16, "fp16": False, "tf32": cuda and torch.cuda.get_device_capability()[0] >= 8}
     return {"bf16": precision is Precision.BF16, "fp16": precision is Precision.FP16, "tf32": False}
+
+
+def check_precision(precision: Precision | str) -> None:
+    """Refuse bf16/fp16 where the trainer cannot run them, before anything is written.
+
+    transformers rejects ``bf16`` without a bf16-capable GPU only when the training arguments are
+    built, after the output directory exists; ``fp16`` mixed precision needs CUDA.
+    """
+    precision = Precision(precision)
+    cuda = torch.cuda.is_available()
+    if precision is Precision.BF16 and not (cuda and torch.cuda.is_bf16_supported()):
+        raise ConfigError(
+            "precision 'bf16' needs a CUDA GPU with bf16 support and none was found; "
+            "use --precision auto (bf16 on such a GPU, fp32 elsewhere) or fp32"
+        )
+    if precision is Precision.FP16 and not cuda:
+        raise ConfigError(
+            "precision 'fp16' needs a CUDA GPU and none was found; use --precision auto or fp32"
+        )
 
 
 def _warmup(ratio: float) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
-from mrlkit.training.args import training_arguments
+from mrlkit.training.args import check_precision, training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
@@ -58,9 +58,16 @@ def machine_info() -> dict[str, Any]:
 
 
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process (MB); peak GPU memory is reported separately."""
+    """Peak resident memory of this process (MB); :func:`peak_gpu_memory_mb` gives the GPU's."""
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss_kb / 1024.0
+
+
+def peak_gpu_memory_mb() -> float | None:
+    """Peak memory PyTorch allocated on the current CUDA device (MB), or ``None`` without one."""
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def _pick_best_dim(config: FinetuneConfig, dims: list[int]) -> int:
@@ -145,6 +152,7 @@ class _Plan:
 
 
 def _plan(config: FinetuneConfig) -> _Plan:
+    check_precision(config.precision)
     data = _load_training_data(config)
     test_set = data.test if data.test is not None else data.eval
     if config.test_data is not None:
@@ -315,5 +323,6 @@ def _run_meta(
         "train_samples_per_second": train_metrics.get("train_samples_per_second"),
         "total_seconds": round(time.perf_counter() - start, 1),
         "peak_rss_mb": round(peak_memory_mb(), 1),
+        "peak_gpu_memory_mb": None if (gpu := peak_gpu_memory_mb()) is None else round(gpu, 1),
         "machine": machine_info(),
     }
