@@ -64,7 +64,11 @@ def peak_memory_mb() -> float:
 
 
 def peak_gpu_memory_mb() -> float | None:
-    """Peak memory PyTorch allocated on the current CUDA device (MB), or ``None`` without one."""
+    """Peak memory PyTorch allocated on the current CUDA device (MB), or ``None`` without one.
+
+    :func:`finetune` resets the counter when it starts, so two runs in one process (a benchmark's
+    arms) each report their own peak.
+    """
     if not torch.cuda.is_available():
         return None
     return torch.cuda.max_memory_allocated() / 2**20
@@ -228,6 +232,8 @@ def finetune(
         A :class:`FinetuneResult`; the report is also saved as report.md/json/png in the output dir.
     """
     start = time.perf_counter()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     plan = _plan(config)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
