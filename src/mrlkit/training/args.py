@@ -13,16 +13,6 @@ from mrlkit.config import FinetuneConfig, LossKind, Precision
 from mrlkit.errors import ConfigError
 
 
-def precision_flags(precision: Precision | str) -> dict[str, Any]:
-    """``bf16``/``fp16``/``tf32`` flags for the trainer; ``auto`` uses bf16 + tf32 on a capable GPU."""
-    precision = Precision(precision)
-    cuda = torch.cuda.is_available()
-    if precision is Precision.AUTO:
-        bf16 = cuda and torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": False, "tf32": cuda and torch.cuda.get_device_capability()[0] >= 8}
-    return {"bf16": precision is Precision.BF16, "fp16": precision is Precision.FP16, "tf32": False}
-
-
 def check_precision(precision: Precision | str) -> None:
     """Refuse bf16/fp16 where the trainer cannot run them, before anything is written.
 
@@ -40,6 +30,20 @@ def check_precision(precision: Precision | str) -> None:
         raise ConfigError(
             "precision 'fp16' needs a CUDA GPU and none was found; use --precision auto or fp32"
         )
+
+
+def precision_flags(precision: Precision | str) -> dict[str, Any]:
+    """``bf16``/``fp16``/``tf32`` flags for the trainer; ``auto`` uses bf16 + tf32 on a capable GPU.
+
+    Raises :class:`ConfigError` (via :func:`check_precision`) for a precision this machine cannot run.
+    """
+    precision = Precision(precision)
+    check_precision(precision)
+    cuda = torch.cuda.is_available()
+    if precision is Precision.AUTO:
+        bf16 = cuda and torch.cuda.is_bf16_supported()
+        return {"bf16": bf16, "fp16": False, "tf32": cuda and torch.cuda.get_device_capability()[0] >= 8}
+    return {"bf16": precision is Precision.BF16, "fp16": precision is Precision.FP16, "tf32": False}
 
 
 def _warmup(ratio: float) -> dict[str, Any]:
