@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/finetune_scifact.py --data ../shared/datasets/scifact [--epochs 3] [--hard-negatives 1]
         [--rotate pca [--rotate-lr 1e-3] [--freeze-encoder]] [--eval-corpus-size 1000] [--weights 1,1,1,2,4]
+        [--adaptor orthogonal|linear [--adaptor-epochs 20]] [--resume]
 
 Targets (issue #2): tuned at 64 dims beats base at 384 by >= 3 nDCG@10 points; tuned retention
 >= 99.5% at 128 and >= 96% at 32. Checkpoints are picked on a dev split carved from the *train*
@@ -43,6 +44,12 @@ def main() -> None:
     p.add_argument("--freeze-encoder", action="store_true", help="train only the rotation (an adaptor)")
     p.add_argument("--eval-corpus-size", type=int, default=None, help="cap on the dev corpus per epoch")
     p.add_argument("--best-dim", type=int, default=128, help="dim whose dev nDCG@10 picks the checkpoint")
+    p.add_argument(
+        "--adaptor", default="none", choices=["none", "orthogonal", "linear"], help="Matryoshka adaptor after training"
+    )
+    p.add_argument("--adaptor-epochs", type=int, default=20)
+    p.add_argument("--adaptor-lr", type=float, default=1e-3)
+    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --output-dir")
     p.add_argument("--name", default="finetune_scifact", help="results file name (e.g. finetune_scifact_gpu)")
     args = p.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -69,6 +76,10 @@ def main() -> None:
         eval_corpus_size=args.eval_corpus_size,
         best_dim=args.best_dim,
         best_metric="ndcg@10",
+        adaptor=args.adaptor,
+        adaptor_epochs=args.adaptor_epochs,
+        adaptor_learning_rate=args.adaptor_lr,
+        resume=args.resume,
     )
     result = finetune(config)
     report = result.report
@@ -116,6 +127,7 @@ def main() -> None:
             "best_checkpoint": report.meta.get("best_checkpoint"),
             "train_seconds": report.meta.get("train_seconds"),
             "train_samples_per_second": report.meta.get("train_samples_per_second"),
+            "adaptor": report.meta.get("adaptor"),
             "machine": machine_info(),
             "command": command_line(),
         },

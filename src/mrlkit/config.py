@@ -46,6 +46,14 @@ class Rotation(str, Enum):
     IDENTITY = "identity"  # the same trainable layer, starting as the identity (no change at start)
 
 
+class Adaptor(str, Enum):
+    """A square layer trained after fine-tuning on the model's frozen, cached embeddings."""
+
+    NONE = "none"
+    ORTHOGONAL = "orthogonal"  # a rotation: full-dim similarities unchanged, truncated dims improve
+    LINEAR = "linear"  # any matrix, starting as the identity: every dim may change
+
+
 class Precision(str, Enum):
     """Training precision. ``auto``: bf16 + tf32 on a GPU that supports them, fp32 on CPU."""
 
@@ -144,6 +152,17 @@ class FinetuneConfig:
         "the frozen model, with no backward pass through the transformer.",
         default=False,
     )
+    adaptor: Adaptor = _help(
+        "After fine-tuning, encode the training and dev texts once and train one square layer on those "
+        "frozen vectors with the same Matryoshka loss (seconds per epoch on a CPU), keeping the epoch "
+        "with the best score on the whole dev set (eval_corpus_size does not apply), then fold it into "
+        "the saved model. orthogonal: a rotation, so full-dim "
+        "scores are unchanged and only truncated dims improve; linear: any matrix, every dim may change; "
+        "none: off. See benchmarks/README.md, benchmark 1.",
+        default=Adaptor.NONE,
+    )
+    adaptor_epochs: int = _help("Epochs of the adaptor (its dev score picks the best).", default=20)
+    adaptor_learning_rate: float = _help("Learning rate of the adaptor.", default=1e-3)
     eval_corpus_size: int | None = _help(
         "Cap on the dev corpus scored every epoch: every relevant doc plus a seeded sample of the rest "
         "(faster epochs on big corpora). The final report always uses the full test corpus.",
@@ -178,6 +197,7 @@ class FinetuneConfig:
         self.matryoshka = _enum(MatryoshkaMode, self.matryoshka, "matryoshka")
         self.precision = _enum(Precision, self.precision, "precision")
         self.rotate = _enum(Rotation, self.rotate, "rotate")
+        self.adaptor = _enum(Adaptor, self.adaptor, "adaptor")
         self.hard_negatives_layout = _enum(
             NegativeLayout, self.hard_negatives_layout, "hard_negatives_layout"
         )
@@ -192,6 +212,8 @@ class FinetuneConfig:
             "eval_batch_size",
             "logging_steps",
             "rotate_samples",
+            "adaptor_epochs",
+            "adaptor_learning_rate",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")

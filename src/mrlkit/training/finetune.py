@@ -16,13 +16,14 @@ import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 from transformers import TrainerCallback
 
-from mrlkit.config import FinetuneConfig, LossKind, Rotation
+from mrlkit.config import Adaptor, FinetuneConfig, LossKind, Rotation
 from mrlkit.data import load_data, load_eval_set, mine_negatives
 from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
 from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
+from mrlkit.training.adaptor import train_adaptor
 from mrlkit.training.args import check_precision, training_arguments
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
@@ -212,6 +213,37 @@ def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
     return {rf"(^|\.){name}\.linear\.weight$": config.rotate_learning_rate}
 
 
+def _adapt(config: FinetuneConfig, plan: _Plan) -> dict[str, Any] | None:
+    """Train and fold in the Matryoshka adaptor if asked; return its summary for the report."""
+    if config.adaptor is Adaptor.NONE:
+        return None
+    evaluator = None  # the whole dev set: its texts are encoded once, so eval_corpus_size is not needed
+    if plan.evaluator is not None and plan.data.eval is not None:
+        evaluator = build_evaluator(
+            plan.data.eval,
+            plan.dims,
+            name="adaptor-dev",
+            batch_size=config.eval_batch_size,
+            primary_dim=plan.evaluator.primary_dim,
+            primary_metric=plan.evaluator.primary_metric_name,
+        )
+    return train_adaptor(
+        plan.model,
+        plan.data.train,
+        mode=config.adaptor,
+        loss_kind=plan.loss_kind,
+        data_kind=plan.data.kind,
+        dims=plan.dims,
+        weights=config.matryoshka_weights,
+        evaluator=evaluator,
+        epochs=config.adaptor_epochs,
+        learning_rate=config.adaptor_learning_rate,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        encode_batch_size=config.eval_batch_size,
+    )
+
+
 def finetune(
     config: FinetuneConfig,
     *,
@@ -270,6 +302,7 @@ def finetune(
     train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
     train_seconds = time.perf_counter() - train_start
 
+    adaptor = _adapt(config, plan)
     model_path = out / "model"
     plan.model.model_card_data.add_tags(["mrlkit", "matryoshka"])
     plan.model.save(str(model_path))
@@ -280,6 +313,7 @@ def finetune(
         )
     train_metrics = dict(train_output.metrics)
     meta = _run_meta(config, plan, trainer, best_metric, train_metrics, train_seconds, start, model_path)
+    meta["adaptor"] = adaptor
     if not base_metrics:  # base not evaluated: a single-model report of the tuned model
         base_metrics, tuned_report = tuned_metrics, None
         meta["note"] = "evaluate_base was off: the only scores are the tuned model's"
