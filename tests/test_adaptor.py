@@ -108,3 +108,29 @@ def test_adaptor_settings_are_checked():
         FinetuneConfig(data="x", adaptor="sideways")
     with pytest.raises(ConfigError, match="adaptor_epochs"):
         FinetuneConfig(data="x", adaptor_epochs=0)
+
+
+def test_epochs_zero_trains_only_the_adaptor(tiny_model_path, tmp_path):
+    base = SentenceTransformer(tiny_model_path, device="cpu")
+    cfg = FinetuneConfig.load(
+        None, data=str(PAIRS), model=tiny_model_path, output_dir=str(tmp_path / "out"), epochs=0,
+        batch_size=8, eval_batch_size=16, adaptor="orthogonal", adaptor_epochs=3,
+    )
+    result = finetune(cfg)
+    meta = result.report.meta
+    assert meta["train_seconds"] == 0 and meta["best_checkpoint"] is None
+    assert not (tmp_path / "out" / "checkpoints").exists()  # the trainer never ran
+    tuned = SentenceTransformer(str(result.model_path), device="cpu")
+    # the transformer's weights are the base model's: only the adaptor layer was added
+    for (name, a), (_, b) in zip(base[0].named_parameters(), tuned[0].named_parameters(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    assert any(isinstance(m, Dense) for m in tuned._modules.values())
+    # an orthogonal adaptor on the frozen model leaves the full-dim scores exactly as the base model's
+    assert result.report.tuned[64]["ndcg@10"] == pytest.approx(result.report.base[64]["ndcg@10"], abs=1e-6)
+
+
+def test_epochs_zero_needs_an_adaptor():
+    with pytest.raises(ConfigError, match="0 is allowed with an adaptor"):
+        FinetuneConfig(data="x", epochs=0)
+    with pytest.raises(ConfigError, match="epochs must be > 0"):
+        FinetuneConfig(data="x", epochs=-1, adaptor="linear")

@@ -87,7 +87,10 @@ class FinetuneConfig:
     )
     matryoshka_weights: list[float] | None = _help("Loss weight per dim (default: all 1).", default=None)
     mini_batch_size: int = _help("Mini-batch size of cached-mnrl (memory use, not the result).", default=16)
-    epochs: float = _help("Training epochs.", default=1.0)
+    epochs: float = _help(
+        "Training epochs of the encoder (0 with an adaptor: train only the adaptor, on the frozen model).",
+        default=1.0,
+    )
     batch_size: int = _help("Training batch size: the number of in-batch negatives + 1.", default=32)
     learning_rate: float = _help("Peak learning rate.", default=2e-5)
     warmup_ratio: float = _help("Fraction of steps for linear warm-up.", default=0.1)
@@ -203,8 +206,12 @@ class FinetuneConfig:
         )
         if self.kind is not None:
             self.kind = _enum(DataKind, self.kind, "kind")
+        if self.epochs < 0 or (self.epochs == 0 and self.adaptor is Adaptor.NONE):
+            raise ConfigError(
+                f"epochs must be > 0, got {self.epochs!r} (0 is allowed with an adaptor: "
+                "--epochs 0 --adaptor orthogonal trains only the adaptor on the frozen model)"
+            )
         for name in (
-            "epochs",
             "batch_size",
             "learning_rate",
             "mini_batch_size",

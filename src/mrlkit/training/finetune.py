@@ -213,6 +213,35 @@ def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
     return {rf"(^|\.){name}\.linear\.weight$": config.rotate_learning_rate}
 
 
+def _train_encoder(
+    config: FinetuneConfig,
+    plan: _Plan,
+    out: Path,
+    best_metric: str | None,
+    lr_mapping: dict[str, float] | None,
+    callbacks: list[TrainerCallback] | None,
+) -> tuple[dict[str, Any], float, str | None]:
+    """Train the model with sentence-transformers' trainer; return its metrics, seconds and best checkpoint.
+
+    ``epochs: 0`` (allowed only with an adaptor) trains nothing here: the adaptor alone adapts the model.
+    """
+    if config.epochs == 0:
+        return {}, 0.0, None
+    trainer = SentenceTransformerTrainer(
+        model=plan.model,
+        args=training_arguments(config, out / "checkpoints", plan.loss_kind, best_metric, lr_mapping),
+        train_dataset=plan.data.train,
+        loss=plan.loss,
+        evaluator=plan.evaluator,
+        callbacks=callbacks,
+    )
+    cap_mmap_threshold(config.mmap_threshold_mb)
+    train_start = time.perf_counter()
+    train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
+    train_seconds = time.perf_counter() - train_start
+    return dict(train_output.metrics), train_seconds, trainer.state.best_model_checkpoint
+
+
 def _adapt(config: FinetuneConfig, plan: _Plan) -> dict[str, Any] | None:
     """Train and fold in the Matryoshka adaptor if asked; return its summary for the report."""
     if config.adaptor is Adaptor.NONE:
@@ -289,19 +318,9 @@ def finetune(
         )
 
     best_metric = plan.evaluator.best_model_metric if plan.evaluator is not None else None
-    trainer = SentenceTransformerTrainer(
-        model=plan.model,
-        args=training_arguments(config, out / "checkpoints", plan.loss_kind, best_metric, lr_mapping),
-        train_dataset=plan.data.train,
-        loss=plan.loss,
-        evaluator=plan.evaluator,
-        callbacks=callbacks,
+    train_metrics, train_seconds, best_checkpoint = _train_encoder(
+        config, plan, out, best_metric, lr_mapping, callbacks
     )
-    cap_mmap_threshold(config.mmap_threshold_mb)
-    train_start = time.perf_counter()
-    train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
-    train_seconds = time.perf_counter() - train_start
-
     adaptor = _adapt(config, plan)
     model_path = out / "model"
     plan.model.model_card_data.add_tags(["mrlkit", "matryoshka"])
@@ -311,8 +330,7 @@ def finetune(
         tuned_metrics = evaluate_model(
             plan.model, plan.test_set, plan.dims, batch_size=config.eval_batch_size
         )
-    train_metrics = dict(train_output.metrics)
-    meta = _run_meta(config, plan, trainer, best_metric, train_metrics, train_seconds, start, model_path)
+    meta = _run_meta(config, plan, best_checkpoint, best_metric, train_metrics, train_seconds, start, model_path)
     meta["adaptor"] = adaptor
     if not base_metrics:  # base not evaluated: a single-model report of the tuned model
         base_metrics, tuned_report = tuned_metrics, None
@@ -333,7 +351,7 @@ def finetune(
 def _run_meta(
     config: FinetuneConfig,
     plan: _Plan,
-    trainer: SentenceTransformerTrainer,
+    best_checkpoint: str | None,
     best_metric: str | None,
     train_metrics: dict[str, Any],
     train_seconds: float,
@@ -357,7 +375,7 @@ def _run_meta(
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_checkpoint": best_checkpoint,
         "best_model_metric": best_metric,
         "train_seconds": round(train_seconds, 1),
         "train_samples_per_second": train_metrics.get("train_samples_per_second"),
