@@ -45,7 +45,10 @@ def main() -> None:
     p.add_argument("--eval-corpus-size", type=int, default=None, help="cap on the dev corpus per epoch")
     p.add_argument("--best-dim", type=int, default=128, help="dim whose dev nDCG@10 picks the checkpoint")
     p.add_argument(
-        "--adaptor", default="none", choices=["none", "orthogonal", "linear"], help="Matryoshka adaptor after training"
+        "--adaptor",
+        default="none",
+        choices=["none", "orthogonal", "linear"],
+        help="Matryoshka adaptor after training",
     )
     p.add_argument("--adaptor-epochs", type=int, default=20)
     p.add_argument("--adaptor-lr", type=float, default=1e-3)

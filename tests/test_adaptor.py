@@ -1,4 +1,4 @@
-"""The Matryoshka adaptor: trained on cached embeddings through sentence-transformers, folded into the model."""
+"""The Matryoshka adaptor: trained on cached vectors through sentence-transformers, folded into the model."""
 
 import json
 
@@ -62,8 +62,16 @@ def test_train_adaptor_improves_dev_and_keeps_its_promise(tiny_model_path, mode)
     probe = ["a query about cells", "another text entirely", "third one"]
     before = _encode(model, probe)
     summary = train_adaptor(
-        model, data.train, mode=mode, loss_kind=LossKind.MNRL, data_kind=DataKind.PAIRS,
-        dims=[64, 32], evaluator=evaluator, epochs=15, learning_rate=1e-2, batch_size=8,
+        model,
+        data.train,
+        mode=mode,
+        loss_kind=LossKind.MNRL,
+        data_kind=DataKind.PAIRS,
+        dims=[64, 32],
+        evaluator=evaluator,
+        epochs=15,
+        learning_rate=1e-2,
+        batch_size=8,
     )
     history = summary["dev_scores"]
     assert len(history) == 16  # the identity, then every epoch
@@ -82,16 +90,30 @@ def test_adaptor_without_dev_keeps_the_last_epoch_and_scored_pairs_train(tiny_mo
     data = load_data(FIXTURES / "data" / "scored.tsv", score_range=(0, 5), split=False)
     model = SentenceTransformer(tiny_model_path, device="cpu")
     summary = train_adaptor(
-        model, data.train, mode=Adaptor.LINEAR, loss_kind=LossKind.COSENT, data_kind=DataKind.SCORED,
-        dims=[64, 32], epochs=3, batch_size=8,
+        model,
+        data.train,
+        mode=Adaptor.LINEAR,
+        loss_kind=LossKind.COSENT,
+        data_kind=DataKind.SCORED,
+        dims=[64, 32],
+        epochs=3,
+        batch_size=8,
     )
     assert summary["best_epoch"] == 3 and summary["dev_scores"] == []
 
 
 def test_finetune_with_adaptor_reports_it_and_saves_a_loadable_model(tiny_model_path, tmp_path):
     cfg = FinetuneConfig.load(
-        None, data=str(PAIRS), model=tiny_model_path, output_dir=str(tmp_path / "out"), epochs=1,
-        batch_size=8, eval_batch_size=16, rotate="identity", adaptor="orthogonal", adaptor_epochs=4,
+        None,
+        data=str(PAIRS),
+        model=tiny_model_path,
+        output_dir=str(tmp_path / "out"),
+        epochs=1,
+        batch_size=8,
+        eval_batch_size=16,
+        rotate="identity",
+        adaptor="orthogonal",
+        adaptor_epochs=4,
     )
     result = finetune(cfg)
     adaptor = result.report.meta["adaptor"]
@@ -113,8 +135,15 @@ def test_adaptor_settings_are_checked():
 def test_epochs_zero_trains_only_the_adaptor(tiny_model_path, tmp_path):
     base = SentenceTransformer(tiny_model_path, device="cpu")
     cfg = FinetuneConfig.load(
-        None, data=str(PAIRS), model=tiny_model_path, output_dir=str(tmp_path / "out"), epochs=0,
-        batch_size=8, eval_batch_size=16, adaptor="orthogonal", adaptor_epochs=3,
+        None,
+        data=str(PAIRS),
+        model=tiny_model_path,
+        output_dir=str(tmp_path / "out"),
+        epochs=0,
+        batch_size=8,
+        eval_batch_size=16,
+        adaptor="orthogonal",
+        adaptor_epochs=3,
     )
     result = finetune(cfg)
     meta = result.report.meta
@@ -134,3 +163,11 @@ def test_epochs_zero_needs_an_adaptor():
         FinetuneConfig(data="x", epochs=0)
     with pytest.raises(ConfigError, match="epochs must be > 0"):
         FinetuneConfig(data="x", epochs=-1, adaptor="linear")
+
+
+def test_evaluators_list_every_text_they_encode():
+    ir = load_data(PAIRS).eval
+    ir_texts = build_evaluator(ir, [64, 32]).texts()
+    assert set(ir_texts) == set(ir.queries.values()) | set(ir.corpus.values())
+    sts = load_data(FIXTURES / "data" / "scored.tsv", score_range=(0, 5)).eval
+    assert build_evaluator(sts, [64, 32]).texts() == [*sts.sentences1, *sts.sentences2]

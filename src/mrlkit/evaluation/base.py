@@ -131,6 +131,10 @@ class MatryoshkaEvaluator(SentenceEvaluator):
         self.greater_is_better = True
         self.csv_file = f"matryoshka_{self.task}_{name or 'eval'}_results.csv"
 
+    def texts(self) -> list[str]:
+        """Every text this evaluator encodes (the Matryoshka adaptor encodes them once, up front)."""
+        raise NotImplementedError
+
     def evaluate_dims(self, model: SentenceTransformer) -> dict[int, dict[str, float]]:
         """Score ``model`` at every dim.
 

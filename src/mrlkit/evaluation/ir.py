@@ -107,6 +107,10 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
         """Task name shown in the model card."""
         return "Matryoshka Information Retrieval"
 
+    def texts(self) -> list[str]:
+        """The queries, then the corpus."""
+        return [*self.ir.queries.values(), *self.ir.corpus.values()]
+
     def evaluator_for(self, dim: int, similarity: str) -> InformationRetrievalEvaluator:
         """Return the wrapped sentence-transformers evaluator for one dim (built once, then reused).
 

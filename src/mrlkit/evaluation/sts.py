@@ -79,6 +79,10 @@ class MatryoshkaSTSEvaluator(MatryoshkaEvaluator):
         """Task name shown in the model card."""
         return "Matryoshka Semantic Similarity"
 
+    def texts(self) -> list[str]:
+        """Both sides of every pair."""
+        return [*self.sts.sentences1, *self.sts.sentences2]
+
     def encode_pairs(self, model: SentenceTransformer) -> tuple[np.ndarray, np.ndarray]:
         """Encode both sides once at the largest evaluated dim, as ``EmbeddingSimilarityEvaluator`` does.
 

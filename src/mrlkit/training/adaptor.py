@@ -33,7 +33,7 @@ from torch.nn.utils import parametrizations, parametrize
 from torch.utils.data import BatchSampler, RandomSampler
 
 from mrlkit.config import Adaptor, LossKind
-from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet
+from mrlkit.data.types import DataKind
 from mrlkit.errors import ConfigError
 from mrlkit.training.losses import build_loss
 from mrlkit.training.rotation import add_rotation
@@ -86,15 +86,6 @@ class CachedEmbeddings(InputModule):
         raise NotImplementedError("CachedEmbeddings is a training-time stand-in and is never saved")
 
 
-def eval_texts(eval_set: EvalSet | None) -> list[str]:
-    """Every text an evaluator of ``eval_set`` encodes."""
-    if isinstance(eval_set, IRSet):
-        return [*eval_set.queries.values(), *eval_set.corpus.values()]
-    if isinstance(eval_set, STSSet):
-        return [*eval_set.sentences1, *eval_set.sentences2]
-    return []
-
-
 def train_adaptor(
     model: SentenceTransformer,
     train: Dataset,
@@ -138,7 +129,7 @@ def train_adaptor(
     start = time.perf_counter()
     columns = [c for c in train.column_names if c not in LABEL_COLUMNS]
     label_column = next((c for c in LABEL_COLUMNS if c in train.column_names), None)
-    dev_texts = eval_texts(evaluator.ir if hasattr(evaluator, "ir") else getattr(evaluator, "sts", None))
+    dev_texts = evaluator.texts() if evaluator is not None else []
     texts = sorted({t for c in columns for t in train[c]} | set(dev_texts))
     vectors = model.encode(
         texts, batch_size=encode_batch_size, convert_to_tensor=True, show_progress_bar=True
@@ -175,7 +166,9 @@ def train_adaptor(
         for batch in sampler:
             rows = train[batch]
             features = [proxy.preprocess(rows[c]) for c in columns]
-            labels = torch.tensor(rows[label_column], dtype=torch.float) if label_column else None
+            labels = None
+            if label_column is not None:
+                labels = torch.tensor(rows[label_column], dtype=torch.float, device=vectors.device)
             with parametrize.cached():
                 value = loss(features, labels)
             optimizer.zero_grad()

@@ -330,7 +330,9 @@ def finetune(
         tuned_metrics = evaluate_model(
             plan.model, plan.test_set, plan.dims, batch_size=config.eval_batch_size
         )
-    meta = _run_meta(config, plan, best_checkpoint, best_metric, train_metrics, train_seconds, start, model_path)
+    meta = _run_meta(
+        config, plan, best_checkpoint, best_metric, train_metrics, train_seconds, start, model_path
+    )
     meta["adaptor"] = adaptor
     if not base_metrics:  # base not evaluated: a single-model report of the tuned model
         base_metrics, tuned_report = tuned_metrics, None
