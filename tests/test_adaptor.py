@@ -163,6 +163,9 @@ def test_epochs_zero_needs_an_adaptor():
         FinetuneConfig(data="x", epochs=0)
     with pytest.raises(ConfigError, match="epochs must be > 0"):
         FinetuneConfig(data="x", epochs=-1, adaptor="linear")
+    for flag in ({"resume": True}, {"rotate": "pca", "rotate_learning_rate": 1e-3}):
+        with pytest.raises(ConfigError, match="epochs: 0 skips"):
+            FinetuneConfig(data="x", epochs=0, adaptor="linear", **flag)
 
 
 def test_evaluators_list_every_text_they_encode():

@@ -247,6 +247,11 @@ class FinetuneConfig:
                 "freeze_encoder and rotate_learning_rate act on the rotation layer; "
                 "add rotate: pca or identity (--rotate pca)"
             )
+        if self.epochs == 0 and (self.freeze_encoder or self.rotate_learning_rate is not None or self.resume):
+            raise ConfigError(
+                "freeze_encoder, rotate_learning_rate and resume act on the encoder's training, which "
+                "epochs: 0 skips (only the adaptor trains); drop them or set epochs > 0"
+            )
         if self.eval_corpus_size is not None and self.eval_corpus_size <= 0:
             raise ConfigError(f"eval_corpus_size must be > 0 (or unset), got {self.eval_corpus_size!r}")
         if len(self.score_range) != 2 or self.score_range[0] >= self.score_range[1]:
