@@ -36,7 +36,7 @@ from mrlkit.config import Adaptor, LossKind
 from mrlkit.data.types import DataKind
 from mrlkit.errors import ConfigError
 from mrlkit.training.losses import build_loss
-from mrlkit.training.rotation import add_rotation
+from mrlkit.training.rotation import add_rotation, output_slot, square_layer
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -135,12 +135,11 @@ def train_adaptor(
         texts, batch_size=encode_batch_size, convert_to_tensor=True, show_progress_bar=True
     ).detach()
     dim = vectors.shape[1]
-    dense = Dense(dim, dim, bias=False, activation_function=torch.nn.Identity())
-    torch.nn.init.eye_(dense.linear.weight)
+    dense = square_layer(dim, device=vectors.device)  # starts as the identity
     if mode is Adaptor.ORTHOGONAL:
         parametrizations.orthogonal(dense.linear)
-    modules: list[torch.nn.Module] = [CachedEmbeddings(texts, vectors.float()), dense.to(vectors.device)]
-    if isinstance(list(model._modules.values())[-1], Normalize):
+    modules: list[torch.nn.Module] = [CachedEmbeddings(texts, vectors.float()), dense]
+    if output_slot(model) < len(model._modules):  # the model normalises its output: so does the proxy
         modules.append(Normalize())
     proxy = SentenceTransformer(modules=modules, device=str(vectors.device))
     proxy.similarity_fn_name = model.similarity_fn_name
@@ -210,12 +209,10 @@ def fold_into(model: SentenceTransformer, matrix: torch.Tensor) -> None:
     The rotation layer is the square, bias-free, identity-activation ``Dense`` just before ``Normalize``
     (what ``rotate: pca`` adds); then the model keeps one layer, ``W <- matrix @ W``.
     """
-    modules = list(model._modules.values())
-    at = len(modules) - 1 if isinstance(modules[-1], Normalize) else len(modules)
-    last = modules[at - 1] if at > 0 else None
-    square = matrix.shape[0] == matrix.shape[1]
+    at = output_slot(model)
+    last = list(model._modules.values())[at - 1] if at > 0 else None
     if (
-        square
+        matrix.shape[0] == matrix.shape[1]
         and isinstance(last, Dense)
         and last.linear.bias is None
         and isinstance(last.activation_function, torch.nn.Identity)

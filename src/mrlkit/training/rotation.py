@@ -81,6 +81,26 @@ def add_pca_rotation(
     return name
 
 
+def output_slot(model: SentenceTransformer) -> int:
+    """Where a layer acting on the final embedding goes in ``model``: before its Normalize, if any."""
+    modules = list(model._modules.values())
+    return len(modules) - 1 if modules and isinstance(modules[-1], Normalize) else len(modules)
+
+
+def square_layer(dim: int, rotation: np.ndarray | None = None, device: torch.device | str = "cpu") -> Dense:
+    """A trainable ``dim x dim`` ``Dense`` (no bias, identity activation) set to ``rotation`` (default: I)."""
+    rotation = np.eye(dim, dtype=np.float32) if rotation is None else rotation
+    if rotation.shape != (dim, dim):
+        raise ConfigError(f"a rotation must be {dim}x{dim} for this model, got {rotation.shape}")
+    return Dense(
+        dim,
+        dim,
+        bias=False,
+        activation_function=torch.nn.Identity(),
+        init_weight=torch.from_numpy(np.ascontiguousarray(rotation, dtype=np.float32)).to(device),
+    )
+
+
 def add_rotation(model: SentenceTransformer, rotation: np.ndarray | None = None) -> str:
     """Insert a trainable square ``Dense`` layer initialised to ``rotation`` before ``model``'s Normalize.
 
@@ -94,19 +114,9 @@ def add_rotation(model: SentenceTransformer, rotation: np.ndarray | None = None)
     dim = model.get_embedding_dimension()
     if dim is None:
         raise ConfigError("this model has no fixed embedding dimension; a rotation needs one")
-    rotation = np.eye(dim, dtype=np.float32) if rotation is None else rotation
-    if rotation.shape != (dim, dim):
-        raise ConfigError(f"a rotation must be {dim}x{dim} for this model, got {rotation.shape}")
-    device = next(model.parameters()).device
-    dense = Dense(
-        dim,
-        dim,
-        bias=False,
-        activation_function=torch.nn.Identity(),
-        init_weight=torch.from_numpy(np.ascontiguousarray(rotation, dtype=np.float32)).to(device),
-    )
+    dense = square_layer(dim, rotation, device=next(model.parameters()).device)
     modules = list(model._modules.values())
-    at = len(modules) - 1 if isinstance(modules[-1], Normalize) else len(modules)
+    at = output_slot(model)
     modules.insert(at, dense)
     model._modules.clear()
     model._modules.update(OrderedDict((str(i), m) for i, m in enumerate(modules)))
