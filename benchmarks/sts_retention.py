@@ -50,6 +50,22 @@ def main() -> None:
     p.add_argument("--rotate", default="none", choices=["none", "pca", "identity"], help="rotation layer")
     p.add_argument("--rotate-lr", type=float, default=None, help="the rotation's own learning rate")
     p.add_argument(
+        "--distill",
+        type=float,
+        default=0.0,
+        help="similarity_distill_weight of the Matryoshka model (0: off)",
+    )
+    p.add_argument(
+        "--adaptor",
+        default="none",
+        choices=["none", "orthogonal", "linear"],
+        help="Matryoshka adaptor after training (the matryoshka model only; the standard one stays plain)",
+    )
+    p.add_argument("--adaptor-epochs", type=int, default=20)
+    p.add_argument("--adaptor-lr", type=float, default=1e-3)
+    p.add_argument("--adaptor-distill", type=float, default=0.0, help="adaptor_distill_weight (0: off)")
+    p.add_argument("--resume", action="store_true", help="resume both models from --output-dir's checkpoints")
+    p.add_argument(
         "--models",
         default="matryoshka,standard",
         help="which models to train; a matryoshka-only probe skips the standard one (no target check)",
@@ -86,6 +102,12 @@ def main() -> None:
             best_metric="spearman",
             rotate=args.rotate,
             rotate_learning_rate=args.rotate_lr,
+            similarity_distill_weight=args.distill if mode == "1d" else 0.0,
+            adaptor=args.adaptor if mode == "1d" else "none",
+            adaptor_epochs=args.adaptor_epochs,
+            adaptor_learning_rate=args.adaptor_lr,
+            adaptor_distill_weight=args.adaptor_distill if mode == "1d" else 0.0,
+            resume=args.resume,
         )
         report = finetune(config).report
         results[name] = {str(d): report.tuned[d]["spearman"] for d in DIMS}
@@ -93,6 +115,7 @@ def main() -> None:
         meta[name] = {
             "best_checkpoint": report.meta.get("best_checkpoint"),
             "train_seconds": report.meta.get("train_seconds"),
+            "adaptor": report.meta.get("adaptor"),
         }
     retention = {k: 100 * v["32"] / v["384"] for k, v in results.items()}
     names = [n for n in ("base", "standard", "matryoshka") if n in results]

@@ -15,6 +15,7 @@ from mrlkit.data.types import DataKind
 from mrlkit.errors import ConfigError
 from mrlkit.evaluation import build_evaluator
 from mrlkit.training.adaptor import CachedEmbeddings, fold_into, train_adaptor
+from mrlkit.training.distill import similarity_gap
 from mrlkit.training.rotation import add_rotation
 
 PAIRS = FIXTURES / "data" / "pairs.jsonl"
@@ -54,8 +55,10 @@ def test_fold_into_multiplies_the_rotation_or_inserts_one(tiny_model_path):
     torch.testing.assert_close(_encode(rotated, texts), expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("mode", [Adaptor.ORTHOGONAL, Adaptor.LINEAR])
-def test_train_adaptor_improves_dev_and_keeps_its_promise(tiny_model_path, mode):
+@pytest.mark.parametrize(
+    ("mode", "distill"), [(Adaptor.ORTHOGONAL, 0.0), (Adaptor.LINEAR, 0.0), (Adaptor.ORTHOGONAL, 5.0)]
+)
+def test_train_adaptor_improves_dev_and_keeps_its_promise(tiny_model_path, mode, distill):
     data = load_data(PAIRS)
     model = SentenceTransformer(tiny_model_path, device="cpu")
     evaluator = build_evaluator(data.eval, [64, 32], name="dev", primary_dim=32)
@@ -68,12 +71,14 @@ def test_train_adaptor_improves_dev_and_keeps_its_promise(tiny_model_path, mode)
         loss_kind=LossKind.MNRL,
         data_kind=DataKind.PAIRS,
         dims=[64, 32],
+        distill_weight=distill,
         evaluator=evaluator,
         epochs=15,
         learning_rate=1e-2,
         batch_size=8,
     )
     history = summary["dev_scores"]
+    assert summary["distill_weight"] == distill
     assert len(history) == 16  # the identity, then every epoch
     assert summary["best_epoch"] > 0 and max(history) > history[0]  # training beat the untouched model
     # the folded-in model scores on dev what the adaptor scored at its best epoch
@@ -114,10 +119,12 @@ def test_finetune_with_adaptor_reports_it_and_saves_a_loadable_model(tiny_model_
         rotate="identity",
         adaptor="orthogonal",
         adaptor_epochs=4,
+        adaptor_distill_weight=2.0,
     )
     result = finetune(cfg)
     adaptor = result.report.meta["adaptor"]
     assert adaptor["mode"] == "orthogonal" and len(adaptor["dev_scores"]) == 5
+    assert adaptor["distill_weight"] == 2.0
     assert json.loads((tmp_path / "out" / "report.json").read_text())["meta"]["adaptor"]["epochs"] == 4
     model = SentenceTransformer(str(result.model_path), truncate_dim=32, device="cpu")
     assert model.encode(["a query"]).shape == (1, 32)
@@ -125,11 +132,40 @@ def test_finetune_with_adaptor_reports_it_and_saves_a_loadable_model(tiny_model_
     assert sum(isinstance(m, Dense) for m in model._modules.values()) == 1
 
 
+def test_distilling_adaptor_brings_truncated_similarities_to_the_full_ones(tiny_model_path):
+    """The orthogonal adaptor trained on the distillation term alone (no labels' pull) shrinks the gap."""
+    data = load_data(PAIRS)
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    texts = list(dict.fromkeys([*data.train["anchor"], *data.train["positive"]]))[:48]
+    before = similarity_gap(_encode(model, texts), [64, 32, 16], [1.0, 1.0, 1.0])
+    train_adaptor(
+        model,
+        data.train,
+        mode=Adaptor.ORTHOGONAL,
+        loss_kind=LossKind.MNRL,
+        data_kind=DataKind.PAIRS,
+        dims=[64, 32, 16],
+        weights=[1e-6, 1e-6, 1e-6],  # the labels barely count: the distillation term drives the layer
+        distill_weight=1e6,
+        epochs=10,
+        learning_rate=1e-2,
+        batch_size=8,
+    )
+    after = similarity_gap(_encode(model, texts), [64, 32, 16], [1.0, 1.0, 1.0])
+    assert after < 0.8 * before
+
+
 def test_adaptor_settings_are_checked():
     with pytest.raises(ConfigError, match="adaptor"):
         FinetuneConfig(data="x", adaptor="sideways")
     with pytest.raises(ConfigError, match="adaptor_epochs"):
         FinetuneConfig(data="x", adaptor_epochs=0)
+    with pytest.raises(
+        ConfigError, match="adaptor_distill_weight acts on the adaptor; add adaptor: orthogonal"
+    ):
+        FinetuneConfig(data="x", adaptor_distill_weight=1.0)
+    with pytest.raises(ConfigError, match=r"adaptor_distill_weight must be >= 0 \(0: off\), got -1"):
+        FinetuneConfig(data="x", adaptor="orthogonal", adaptor_distill_weight=-1)
 
 
 def test_epochs_zero_trains_only_the_adaptor(tiny_model_path, tmp_path):

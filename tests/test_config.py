@@ -43,6 +43,7 @@ def test_config_round_trip(tmp_path):
         ({"hard_negatives_layout": "columns"}, "hard_negatives_layout must be one of triplet, n-tuple"),
         ({"hard_negatives_margin": 1.5}, r"hard_negatives_margin must be in \[0, 1\)"),
         ({"mmap_threshold_mb": -1}, r"mmap_threshold_mb must be >= 0 \(0: off\), got -1"),
+        ({"similarity_distill_weight": -0.5}, r"similarity_distill_weight must be >= 0 \(0: off\), got -0.5"),
         ({"epochs": "many"}, "epochs: cannot read 'many' as float"),
         ({"columns": "anchor"}, "columns: cannot read 'anchor'"),
         ({"dims": "256,x"}, "dims: cannot read '256,x'"),

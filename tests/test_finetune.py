@@ -89,12 +89,19 @@ def test_finetune_with_mined_hard_negatives(tiny_model_path, tmp_path):
     assert "hard_negatives" in (tmp_path / "out" / "report.json").read_text()
 
 
-def test_scored_pairs_use_cosent_and_spearman(tiny_model_path, tmp_path):
-    cfg = _config(tiny_model_path, tmp_path, data=str(FIXTURES / "data" / "scored.tsv"), score_range=[0, 5])
+@pytest.mark.parametrize(("distill", "label"), [(0.0, ""), (3.0, " + 3 x similarity distillation")])
+def test_scored_pairs_use_cosent_and_spearman(tiny_model_path, tmp_path, distill, label):
+    cfg = _config(
+        tiny_model_path,
+        tmp_path,
+        data=str(FIXTURES / "data" / "scored.tsv"),
+        score_range=[0, 5],
+        similarity_distill_weight=distill,
+    )
     result = finetune(cfg)
     assert result.report.task == "sts"
     assert "spearman" in result.report.tuned[32]
-    assert result.report.meta["loss"] == "1d-matryoshka(cosent)"
+    assert result.report.meta["loss"] == "1d-matryoshka(cosent)" + label
 
 
 def test_eval_data_picks_the_checkpoint_and_every_row_trains(tiny_model_path, tmp_path):
@@ -141,6 +148,11 @@ def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):
         ({"dims": [32, 64]}, ConfigError, "not strictly descending"),
         ({"loss": "cosent"}, ConfigError, "needs scored pairs"),
         ({"best_dim": 16}, ConfigError, "best_dim 16 is not one of the trained dims"),
+        (
+            {"similarity_distill_weight": 1.0, "matryoshka": "2d"},
+            ConfigError,
+            "similarity_distill_weight works with matryoshka: 1d",
+        ),
         pytest.param(
             {"precision": "bf16"},
             ConfigError,

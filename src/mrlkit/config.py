@@ -86,6 +86,14 @@ class FinetuneConfig:
         "1d (MatryoshkaLoss), 2d (Matryoshka2dLoss) or none.", default=MatryoshkaMode.MRL
     )
     matryoshka_weights: list[float] | None = _help("Loss weight per dim (default: all 1).", default=None)
+    similarity_distill_weight: float = _help(
+        "Weight of a similarity distillation across dims: at each truncated dim, the mean absolute gap "
+        "between its in-batch cosine similarities and the full dim's (held fixed), times that dim's "
+        "Matryoshka weight, is added to the loss (the Matryoshka-Adaptor's pairwise loss, applied while the "
+        "encoder trains; needs matryoshka: 1d and mnrl or cosent). On STSb it did not help the encoder; "
+        "on the adaptor it did (adaptor_distill_weight). 0: off.",
+        default=0.0,
+    )
     mini_batch_size: int = _help("Mini-batch size of cached-mnrl (memory use, not the result).", default=16)
     epochs: float = _help(
         "Training epochs of the encoder (0 with an adaptor: train only the adaptor, on the frozen model).",
@@ -166,6 +174,13 @@ class FinetuneConfig:
     )
     adaptor_epochs: int = _help("Epochs of the adaptor (its dev score picks the best).", default=20)
     adaptor_learning_rate: float = _help("Learning rate of the adaptor.", default=1e-3)
+    adaptor_distill_weight: float = _help(
+        "similarity_distill_weight for the adaptor alone: with adaptor: orthogonal the full-dim "
+        "similarities are fixed, so the term only teaches the truncated dims to reproduce them (the "
+        "Matryoshka-Adaptor's pairwise loss next to the supervised one; 20 lifted STSb's 32-dim Spearman, "
+        "see benchmarks/README.md, benchmark 3). 0: off.",
+        default=0.0,
+    )
     eval_corpus_size: int | None = _help(
         "Cap on the dev corpus scored every epoch: every relevant doc plus a seeded sample of the rest "
         "(faster epochs on big corpora). The final report always uses the full test corpus.",
@@ -228,6 +243,14 @@ class FinetuneConfig:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         if not 0.0 < self.eval_fraction < 1.0:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
+        for name in ("similarity_distill_weight", "adaptor_distill_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (0: off), got {getattr(self, name)!r}")
+        if self.adaptor_distill_weight and self.adaptor is Adaptor.NONE:
+            raise ConfigError(
+                "adaptor_distill_weight acts on the adaptor; add adaptor: orthogonal (--adaptor orthogonal) "
+                "or use similarity_distill_weight for the encoder"
+            )
         if self.mmap_threshold_mb < 0:
             raise ConfigError(f"mmap_threshold_mb must be >= 0 (0: off), got {self.mmap_threshold_mb!r}")
         if self.hard_negatives < 0:

@@ -95,6 +95,7 @@ def train_adaptor(
     data_kind: DataKind,
     dims: Sequence[int],
     weights: Sequence[float] | None = None,
+    distill_weight: float = 0.0,
     evaluator: MatryoshkaEvaluator | None = None,
     epochs: int = 20,
     learning_rate: float = 1e-3,
@@ -112,6 +113,7 @@ def train_adaptor(
         data_kind: Layout of ``train``.
         dims: Matryoshka dims, descending.
         weights: Per-dim loss weights.
+        distill_weight: Weight of the similarity distillation term (see :mod:`mrlkit.training.distill`).
         evaluator: Dev evaluator; its primary metric picks the best epoch (without it: the last epoch).
         epochs: Passes over the training rows.
         learning_rate: AdamW learning rate of the layer.
@@ -144,7 +146,7 @@ def train_adaptor(
     proxy = SentenceTransformer(modules=modules, device=str(vectors.device))
     proxy.similarity_fn_name = model.similarity_fn_name
     base_kind = LossKind.MNRL if loss_kind is LossKind.CACHED_MNRL else loss_kind
-    loss = build_loss(proxy, base_kind, data_kind, dims, weights=weights)
+    loss = build_loss(proxy, base_kind, data_kind, dims, weights=weights, distill_weight=distill_weight)
     sampler: Iterable[list[int]]
     if base_kind is LossKind.MNRL:  # in-batch negatives: no text twice in a batch, as the trainer does
         sampler = NoDuplicatesBatchSampler(
@@ -187,6 +189,7 @@ def train_adaptor(
         "mode": mode.value,
         "epochs": epochs,
         "learning_rate": learning_rate,
+        "distill_weight": distill_weight,
         "best_epoch": best_epoch,
         "dev_metric": None if evaluator is None else evaluator.best_model_metric,
         "dev_scores": history,  # [0] is the model before the adaptor

@@ -180,6 +180,7 @@ def _plan(config: FinetuneConfig) -> _Plan:
         matryoshka=config.matryoshka,
         weights=config.matryoshka_weights,
         mini_batch_size=config.mini_batch_size,
+        distill_weight=config.similarity_distill_weight,
     )
     evaluator = None
     if data.eval is not None and config.eval_every_epoch:
@@ -264,6 +265,7 @@ def _adapt(config: FinetuneConfig, plan: _Plan) -> dict[str, Any] | None:
         data_kind=plan.data.kind,
         dims=plan.dims,
         weights=config.matryoshka_weights,
+        distill_weight=config.adaptor_distill_weight,
         evaluator=evaluator,
         epochs=config.adaptor_epochs,
         learning_rate=config.adaptor_learning_rate,
@@ -371,7 +373,12 @@ def _run_meta(
         "eval_source": plan.data.stats.get("eval_source"),
         "test_set": getattr(plan.test_set, "name", "test"),
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
-        "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})",
+        "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})"
+        + (
+            f" + {config.similarity_distill_weight:g} x similarity distillation"
+            if config.similarity_distill_weight
+            else ""
+        ),
         "rotate": config.rotate.value,
         "freeze_encoder": config.freeze_encoder,
         "epochs": config.epochs,

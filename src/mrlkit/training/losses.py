@@ -11,6 +11,7 @@ from torch import nn
 from mrlkit.config import LossKind, MatryoshkaMode
 from mrlkit.data.types import DataKind
 from mrlkit.errors import ConfigError
+from mrlkit.training.distill import SimilarityDistillLoss
 
 
 def resolve_loss_kind(loss: LossKind | str, data_kind: DataKind) -> LossKind:
@@ -40,6 +41,7 @@ def build_loss(
     matryoshka: MatryoshkaMode | str = MatryoshkaMode.MRL,
     weights: Sequence[float] | None = None,
     mini_batch_size: int = 16,
+    distill_weight: float = 0.0,
 ) -> nn.Module:
     """Compose the loss for a run.
 
@@ -51,6 +53,8 @@ def build_loss(
         matryoshka: ``1d`` wraps in ``MatryoshkaLoss``, ``2d`` in ``Matryoshka2dLoss``, ``none`` not at all.
         weights: Optional per-dim weights.
         mini_batch_size: Mini-batch size for ``CachedMultipleNegativesRankingLoss``.
+        distill_weight: Weight of the similarity distillation across dims (``1d`` and a non-cached
+            base loss only; 0: off). See :mod:`mrlkit.training.distill`.
     """
     kind = resolve_loss_kind(loss, data_kind)
     base: nn.Module
@@ -65,12 +69,18 @@ def build_loss(
             f"matryoshka_weights has {len(weights)} values for {len(dims)} dims; give one weight per dim"
         )
     mode = MatryoshkaMode(matryoshka)
+    if distill_weight and (mode is not MatryoshkaMode.MRL or kind is LossKind.CACHED_MNRL):
+        raise ConfigError(
+            f"similarity_distill_weight works with matryoshka: 1d and the mnrl or cosent loss, not with "
+            f"matryoshka: {mode.value} and loss: {kind.value}; set it to 0 or change them"
+        )
     if mode is MatryoshkaMode.NONE:
         return base
     if mode is MatryoshkaMode.MRL_2D:
         return losses.Matryoshka2dLoss(
             model, base, list(dims), matryoshka_weights=None if weights is None else list(weights)
         )
-    return losses.MatryoshkaLoss(
+    mrl = losses.MatryoshkaLoss(
         model, base, list(dims), matryoshka_weights=None if weights is None else list(weights)
     )
+    return SimilarityDistillLoss(model, mrl, distill_weight) if distill_weight else mrl
