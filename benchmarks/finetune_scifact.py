@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/finetune_scifact.py --data ../shared/datasets/scifact [--epochs 3] [--hard-negatives 1]
         [--rotate pca [--rotate-lr 1e-3] [--freeze-encoder]] [--eval-corpus-size 1000] [--weights 1,1,1,2,4]
-        [--adaptor orthogonal|linear [--adaptor-epochs 20]] [--resume]
+        [--adaptor orthogonal|linear [--adaptor-epochs 20] [--adaptor-distill W]] [--resume]
 
 Targets (issue #2): tuned at 64 dims beats base at 384 by >= 3 nDCG@10 points; tuned retention
 >= 99.5% at 128 and >= 96% at 32. Checkpoints are picked on a dev split carved from the *train*
@@ -52,6 +52,7 @@ def main() -> None:
     )
     p.add_argument("--adaptor-epochs", type=int, default=20)
     p.add_argument("--adaptor-lr", type=float, default=1e-3)
+    p.add_argument("--adaptor-distill", type=float, default=0.0, help="adaptor_distill_weight (0: off)")
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --output-dir")
     p.add_argument("--name", default="finetune_scifact", help="results file name (e.g. finetune_scifact_gpu)")
     args = p.parse_args()
@@ -82,6 +83,7 @@ def main() -> None:
         adaptor=args.adaptor,
         adaptor_epochs=args.adaptor_epochs,
         adaptor_learning_rate=args.adaptor_lr,
+        adaptor_distill_weight=args.adaptor_distill,
         resume=args.resume,
     )
     result = finetune(config)

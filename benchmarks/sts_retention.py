@@ -2,10 +2,13 @@
 
 Usage:
     python benchmarks/sts_retention.py --data ../shared/datasets/stsbenchmark [--epochs 4]
+        [--adaptor orthogonal [--adaptor-distill 20]] [--distill W] [--resume]
 
 Trains on sts-train (a 10% dev split carved from it, or with ``--dev sts-dev`` the official dev
 file, picks the best epoch), reports Spearman on sts-test at 384..32 dims and the retention at 32
 dims (8.3% of 384). Target: Matryoshka retention >= 98.5% at 32 dims and above the standard model's.
+``--adaptor`` (with ``--adaptor-distill``, the similarity distillation) applies to the Matryoshka
+model only: the standard model stays plain CoSENT, the reference for what truncation costs.
 """
 
 from __future__ import annotations
