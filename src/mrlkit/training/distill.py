@@ -11,7 +11,8 @@ moves the truncated dims towards the full one, not the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,14 +58,14 @@ class SimilarityDistillLoss(nn.Module):
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         """The Matryoshka loss, then the distillation term on the full embeddings it computed."""
         captured: list[Tensor] = []
-        original: Callable[[dict[str, Tensor]], dict[str, Tensor]] = self.model.forward
+        original = self.model.forward
 
-        def capture(features: dict[str, Tensor]) -> dict[str, Tensor]:
-            out = original(features)
+        def capture(features: dict[str, Tensor], **kwargs: Any) -> dict[str, Tensor]:  # noqa: ANN401
+            out = original(features, **kwargs)
             captured.append(out["sentence_embedding"])  # before MatryoshkaLoss truncates it in place
             return out
 
-        self.model.forward = capture  # type: ignore[method-assign]
+        self.model.forward = capture  # type: ignore[method-assign,assignment]
         try:
             loss = self.loss(sentence_features, labels)
         finally:
