@@ -177,8 +177,8 @@ class FinetuneConfig:
     adaptor_distill_weight: float = _help(
         "similarity_distill_weight for the adaptor alone: with adaptor: orthogonal the full-dim "
         "similarities are fixed, so the term only teaches the truncated dims to reproduce them (the "
-        "Matryoshka-Adaptor's pairwise loss next to the supervised one; 20 lifted STSb's 32-dim Spearman, "
-        "see benchmarks/README.md, benchmark 3). 0: off.",
+        "Matryoshka-Adaptor's pairwise loss next to the supervised one). 20 lifted STSb's 32-dim Spearman "
+        "but lowered SciFact's nDCG@10 (benchmarks/README.md, 1a and 3): compare dev scores. 0: off.",
         default=0.0,
     )
     eval_corpus_size: int | None = _help(
