@@ -3,10 +3,13 @@
 MatryoshkaLoss trains each truncated dim on the labels alone, so a 32-dim prefix learns only the few
 pairs a batch labels. The pairwise similarity loss of the Matryoshka-Adaptor (Yoon et al., 2024,
 arXiv:2407.20243) also asks each truncated dim to reproduce the full embedding's cosine similarity
-for *every* pair of texts in the batch. There it trains an adaptor on frozen embeddings; here it is
-added to the encoder's own training step, on the embeddings MatryoshkaLoss computes anyway (no extra
-forward pass). The full-dim similarities are the teacher and are held fixed (detached), so the term
-moves the truncated dims towards the full one, not the other way round.
+for *every* pair of texts in the batch. The full-dim similarities are the teacher and are held fixed
+(detached), so the term moves the truncated dims towards the full one, not the other way round. It
+is computed from the embeddings MatryoshkaLoss already has (no extra forward pass).
+
+mrlkit adds it in two places: to the adaptor's loss (``adaptor_distill_weight``; under the orthogonal
+adaptor full-dim similarities cannot change at all, as in the paper) and to the encoder's
+(``similarity_distill_weight``). benchmarks/README.md has what each did on STSb and SciFact.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ def similarity_gap(embeddings: Tensor, dims: Sequence[int], weights: Sequence[fl
         ``sum_d weights[d] * mean_{i != j} |cos_d(i, j) - cos_full(i, j)|``, a scalar.
     """
     n, full = embeddings.shape
+    total = embeddings.new_zeros(())
+    if n < 2:
+        return total
     off_diagonal = ~torch.eye(n, dtype=torch.bool, device=embeddings.device)
     unit = F.normalize(embeddings, dim=-1)
     teacher = (unit @ unit.T).detach()[off_diagonal]
-    total = embeddings.new_zeros(())
     for dim, weight in zip(dims, weights, strict=True):
-        if dim >= full or n < 2:
+        if dim >= full:
             continue
         part = F.normalize(embeddings[:, :dim], dim=-1)
         total = total + weight * (part @ part.T)[off_diagonal].sub(teacher).abs().mean()
@@ -59,6 +64,7 @@ class SimilarityDistillLoss(nn.Module):
         """The Matryoshka loss, then the distillation term on the full embeddings it computed."""
         captured: list[Tensor] = []
         original = self.model.forward
+        own = "forward" in vars(self.model)  # set on the instance by an outer wrapper, or the class's
 
         def capture(features: dict[str, Tensor], **kwargs: Any) -> dict[str, Tensor]:  # noqa: ANN401
             out = original(features, **kwargs)
@@ -69,10 +75,25 @@ class SimilarityDistillLoss(nn.Module):
         try:
             loss = self.loss(sentence_features, labels)
         finally:
-            self.model.forward = original  # type: ignore[method-assign]
+            if own:
+                self.model.forward = original  # type: ignore[method-assign]
+            else:  # leave no bound method on the instance (it would hold a reference to the model)
+                del self.model.forward
         gap = similarity_gap(torch.cat(captured), self.loss.matryoshka_dims, self.loss.matryoshka_weights)
         return loss + self.weight * gap
 
     def get_config_dict(self) -> dict[str, object]:
         """What the model card records about the loss."""
         return {**self.loss.get_config_dict(), "similarity_distill_weight": self.weight}
+
+    @property
+    def citation(self) -> str:
+        """The Matryoshka-Adaptor paper, whose pairwise loss this is (shown on the model card)."""
+        return """
+@article{yoon2024matryoshka,
+    title={Matryoshka-Adaptor: Unsupervised and Supervised Tuning for Smaller Embedding Dimensions},
+    author={Yoon, Jinsung and Sinha, Raj and Arik, Sercan O and Pfister, Tomas},
+    journal={arXiv preprint arXiv:2407.20243},
+    year={2024}
+}
+"""
