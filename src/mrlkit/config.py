@@ -246,6 +246,7 @@ class FinetuneConfig:
         for name in ("similarity_distill_weight", "adaptor_distill_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: off), got {getattr(self, name)!r}")
+        check_distill(self.similarity_distill_weight, self.matryoshka, self.loss)
         if self.adaptor_distill_weight and self.adaptor is Adaptor.NONE:
             raise ConfigError(
                 "adaptor_distill_weight acts on the adaptor; add adaptor: orthogonal (--adaptor orthogonal) "
@@ -315,6 +316,15 @@ class FinetuneConfig:
     def save(self, path: str | Path) -> None:
         """Write the config as YAML (what ``--config`` reads back)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def check_distill(weight: float, matryoshka: MatryoshkaMode, loss: LossKind) -> None:
+    """Similarity distillation rides on 1d MatryoshkaLoss over a non-cached loss: refuse anything else."""
+    if weight and (matryoshka is not MatryoshkaMode.MRL or loss is LossKind.CACHED_MNRL):
+        raise ConfigError(
+            f"similarity_distill_weight works with matryoshka: 1d and the mnrl or cosent loss, not with "
+            f"matryoshka: {matryoshka.value} and loss: {loss.value}; set it to 0 or change them"
+        )
 
 
 def _enum(enum_cls: type[Enum], value: Any, name: str) -> Any:  # noqa: ANN401

@@ -8,7 +8,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer import losses
 from torch import nn
 
-from mrlkit.config import LossKind, MatryoshkaMode
+from mrlkit.config import LossKind, MatryoshkaMode, check_distill
 from mrlkit.data.types import DataKind
 from mrlkit.errors import ConfigError
 from mrlkit.training.distill import SimilarityDistillLoss
@@ -69,11 +69,7 @@ def build_loss(
             f"matryoshka_weights has {len(weights)} values for {len(dims)} dims; give one weight per dim"
         )
     mode = MatryoshkaMode(matryoshka)
-    if distill_weight and (mode is not MatryoshkaMode.MRL or kind is LossKind.CACHED_MNRL):
-        raise ConfigError(
-            f"similarity_distill_weight works with matryoshka: 1d and the mnrl or cosent loss, not with "
-            f"matryoshka: {mode.value} and loss: {kind.value}; set it to 0 or change them"
-        )
+    check_distill(distill_weight, mode, kind)
     if mode is MatryoshkaMode.NONE:
         return base
     if mode is MatryoshkaMode.MRL_2D:
