@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -13,6 +14,29 @@ from rich.table import Table
 
 RESULTS = Path(__file__).parent / "results"
 console = Console()
+
+
+def add_adaptor_arguments(p: argparse.ArgumentParser, note: str = "") -> None:
+    """The Matryoshka adaptor flags both training benchmarks take (``note`` adds to --adaptor's help)."""
+    p.add_argument(
+        "--adaptor",
+        default="none",
+        choices=["none", "orthogonal", "linear"],
+        help=f"Matryoshka adaptor after training{note}",
+    )
+    p.add_argument("--adaptor-epochs", type=int, default=20)
+    p.add_argument("--adaptor-lr", type=float, default=1e-3)
+    p.add_argument("--adaptor-distill", type=float, default=0.0, help="adaptor_distill_weight (0: off)")
+
+
+def adaptor_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """FinetuneConfig values from :func:`add_adaptor_arguments`' flags."""
+    return {
+        "adaptor": args.adaptor,
+        "adaptor_epochs": args.adaptor_epochs,
+        "adaptor_learning_rate": args.adaptor_lr,
+        "adaptor_distill_weight": args.adaptor_distill,
+    }
 
 
 def command_line() -> str:

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import command_line, console, table, write_result
+from _common import adaptor_settings, add_adaptor_arguments, command_line, console, table, write_result
 
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.training.finetune import machine_info
@@ -58,15 +58,7 @@ def main() -> None:
         default=0.0,
         help="similarity_distill_weight of the Matryoshka model (0: off)",
     )
-    p.add_argument(
-        "--adaptor",
-        default="none",
-        choices=["none", "orthogonal", "linear"],
-        help="Matryoshka adaptor after training (the matryoshka model only; the standard one stays plain)",
-    )
-    p.add_argument("--adaptor-epochs", type=int, default=20)
-    p.add_argument("--adaptor-lr", type=float, default=1e-3)
-    p.add_argument("--adaptor-distill", type=float, default=0.0, help="adaptor_distill_weight (0: off)")
+    add_adaptor_arguments(p, " (the matryoshka model only; the standard one stays plain)")
     p.add_argument("--resume", action="store_true", help="resume both models from --output-dir's checkpoints")
     p.add_argument(
         "--models",
@@ -106,10 +98,7 @@ def main() -> None:
             rotate=args.rotate,
             rotate_learning_rate=args.rotate_lr,
             similarity_distill_weight=args.distill if mode == "1d" else 0.0,
-            adaptor=args.adaptor if mode == "1d" else "none",
-            adaptor_epochs=args.adaptor_epochs,
-            adaptor_learning_rate=args.adaptor_lr,
-            adaptor_distill_weight=args.adaptor_distill if mode == "1d" else 0.0,
+            **(adaptor_settings(args) if mode == "1d" else {}),
             resume=args.resume,
         )
         report = finetune(config).report
