@@ -2,12 +2,15 @@
 
 Usage:
     python benchmarks/train_throughput.py [--data BEIR_FOLDER] [--rows 512] [--repeats 3]
+        [--torch-dropout-arm]
 
 Both trainers run in fresh subprocesses, interleaved (plain, mrlkit, mrlkit, plain, ...), on the same
 training rows, model, loss (MatryoshkaLoss over MultipleNegativesRankingLoss), sampler, schedule and
 seed, with no evaluation during training. Speed is training examples per second between the
 trainer's train-begin and train-end events; memory is the process's peak RSS at train end.
-Ratios are mrlkit over plain (speed >= 1.0 and memory <= 1.0 are the targets).
+Ratios are mrlkit over plain (speed >= 1.0 and memory <= 1.0 are the targets). mrlkit runs with its
+defaults, which on a CPU include its dropout and attention kernels (``cpu_kernels``);
+``--torch-dropout-arm`` adds a third arm, mrlkit with ``cpu_kernels`` off, to show what they change.
 """
 
 from __future__ import annotations
@@ -112,10 +115,17 @@ def run_mrlkit(a: argparse.Namespace, meter: Meter, **settings: object) -> int:
     return int(result.report.meta["train_rows"])
 
 
+RUNNERS = {
+    "plain": run_plain,
+    "mrlkit": run_mrlkit,
+    "mrlkit-torch-dropout": lambda a, meter: run_mrlkit(a, meter, cpu_kernels=False),
+}
+
+
 def worker(a: argparse.Namespace, runners: dict | None = None) -> None:
     """Train once with the runner named by ``--worker`` and print its measurements as a RESULT line."""
     meter = Meter()
-    n = (runners or {"plain": run_plain, "mrlkit": run_mrlkit})[a.worker](a, meter)
+    n = (runners or RUNNERS)[a.worker](a, meter)
     print(
         "RESULT "
         + json.dumps(
@@ -174,7 +184,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--worker", choices=["plain", "mrlkit"], help=argparse.SUPPRESS)
+    p.add_argument("--torch-dropout-arm", action="store_true", help="also run mrlkit with cpu_kernels off")
+    p.add_argument("--worker", choices=list(RUNNERS), help=argparse.SUPPRESS)
     add_worker_arguments(p)
     a = p.parse_args()
     if a.worker:
@@ -190,10 +201,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="throughput-"))
     pairs, train_rows = prepare(a, tmp)
     model_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
-    runs: dict[str, list[dict]] = {"plain": [], "mrlkit": []}
+    arms = ["plain", "mrlkit"] + (["mrlkit-torch-dropout"] if a.torch_dropout_arm else [])
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     order = []
     for i in range(a.repeats):
-        order += ["plain", "mrlkit"] if i % 2 == 0 else ["mrlkit", "plain"]
+        order += arms if i % 2 == 0 else arms[::-1]
     for i, name in enumerate(order):
         runs[name].append(
             run_worker(__file__, name, a, pairs, train_rows, tmp / f"run{i}-{name}", model_path)
@@ -213,15 +225,27 @@ def main() -> None:
         )
     )
     console.print(f"speed ratio (mrlkit/plain) {speed:.3f}   memory ratio {memory:.3f}")
+    others = {
+        arm: {
+            "speed_ratio": round(v["examples_per_second"] / med["plain"]["examples_per_second"], 4),
+            "memory_ratio": round(v["peak_rss_mb"] / med["plain"]["peak_rss_mb"], 4),
+        }
+        for arm, v in med.items()
+        if arm not in ("plain", "mrlkit")
+    }
+    for arm, r in others.items():
+        console.print(f"{arm} over plain: speed {r['speed_ratio']:.3f}   memory {r['memory_ratio']:.3f}")
     write_result(
         "train_throughput",
         {
             "speed_ratio": round(speed, 4),
             "memory_ratio": round(memory, 4),
+            "other_arms": others,
             "median": med,
             "runs": runs,
             "settings": {
-                k: getattr(a, k) for k in ("data", "rows", "batch_size", "max_seq_length", "repeats")
+                k: getattr(a, k)
+                for k in ("data", "rows", "batch_size", "max_seq_length", "repeats", "torch_dropout_arm")
             },
             "train_rows": runs["plain"][0]["rows"],
             "machine": machine_info(),

@@ -201,6 +201,12 @@ class FinetuneConfig:
     save_total_limit: int = _help("Checkpoints kept on disk.", default=2)
     logging_steps: int = _help("Log the loss every N steps.", default=10)
     resume: bool = _help("Resume from the last checkpoint in output_dir.", default=False)
+    cpu_kernels: bool = _help(
+        "CPU training: draw dropout masks with a cheaper generator and recompute attention dropout in "
+        "backward (same dropout rates; about 10% faster and 10-15% less peak memory for MiniLM, see "
+        "benchmarks/README.md, benchmark 2). Off: PyTorch's own dropout, bit for bit. No effect on a GPU.",
+        default=True,
+    )
     mmap_threshold_mb: int = _help(
         "Linux/glibc, CPU training: buffers of at least this many MB are unmapped as soon as they are "
         "freed instead of staying in the heap, so peak memory does not grow with heap fragmentation. "

@@ -25,6 +25,7 @@ from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
 from mrlkit.training.adaptor import train_adaptor
 from mrlkit.training.args import check_precision, training_arguments
+from mrlkit.training.cpu_kernels import cpu_training_kernels
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
@@ -238,7 +239,8 @@ def _train_encoder(
     )
     cap_mmap_threshold(config.mmap_threshold_mb)
     train_start = time.perf_counter()
-    train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
+    with cpu_training_kernels(plan.model, enabled=config.cpu_kernels):
+        train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
     train_seconds = time.perf_counter() - train_start
     return dict(train_output.metrics), train_seconds, trainer.state.best_model_checkpoint
 
