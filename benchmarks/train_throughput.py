@@ -33,11 +33,23 @@ SAMPLE = Path(__file__).resolve().parents[1] / "src" / "mrlkit" / "samples" / "s
 
 
 class Meter(TrainerCallback):
-    """Wall time of training and peak RSS at its end."""
+    """Wall time of training (and of each optimizer step and checkpoint save) and peak RSS at its end."""
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
         self.start = time.perf_counter()
         self.begin_rss_mb = current_rss_mb()
+        self.step_seconds: list[float] = []
+        self.save_seconds: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kwargs):  # noqa: D102
+        self.step_start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: D102
+        self.step_end = time.perf_counter()
+        self.step_seconds.append(self.step_end - self.step_start)
+
+    def on_save(self, args, state, control, **kwargs):  # noqa: D102
+        self.save_seconds.append(time.perf_counter() - self.step_end)
 
     def on_train_end(self, args, state, control, **kwargs):  # noqa: D102
         self.seconds = time.perf_counter() - self.start
@@ -135,9 +147,24 @@ def worker(a: argparse.Namespace, runners: dict | None = None) -> None:
                 "examples_per_second": n / meter.seconds,
                 "peak_rss_mb": meter.peak_rss_mb,
                 "train_begin_rss_mb": meter.begin_rss_mb,
+                "step_seconds": [round(t, 3) for t in meter.step_seconds],
+                "save_seconds": [round(t, 3) for t in meter.save_seconds],
             }
         )
     )
+
+
+def paired_step_ratio(plain: list[dict], other: list[dict]) -> float:
+    """Plain's over ``other``'s summed step time, each step's time the median over runs.
+
+    Both trainers see the same batches in the same order (same seed and sampler), so step ``i`` is the
+    same work in every run; medians per step drop the steps a busy machine slowed down.
+    """
+
+    def per_step(runs: list[dict]) -> list[float]:
+        return [statistics.median(steps) for steps in zip(*(r["step_seconds"] for r in runs), strict=True)]
+
+    return sum(per_step(plain)) / sum(per_step(other))
 
 
 def run_worker(
@@ -217,6 +244,7 @@ def main() -> None:
     }
     speed = med["mrlkit"]["examples_per_second"] / med["plain"]["examples_per_second"]
     memory = med["mrlkit"]["peak_rss_mb"] / med["plain"]["peak_rss_mb"]
+    step_ratio = paired_step_ratio(runs["plain"], runs["mrlkit"])
     console.print(
         table(
             "Training throughput (median of interleaved runs)",
@@ -225,21 +253,29 @@ def main() -> None:
         )
     )
     console.print(f"speed ratio (mrlkit/plain) {speed:.3f}   memory ratio {memory:.3f}")
+    console.print(
+        f"paired per-step speed ratio (the same batches, checkpoint save left out) {step_ratio:.3f}"
+    )
     others = {
         arm: {
             "speed_ratio": round(v["examples_per_second"] / med["plain"]["examples_per_second"], 4),
             "memory_ratio": round(v["peak_rss_mb"] / med["plain"]["peak_rss_mb"], 4),
+            "paired_step_speed_ratio": round(paired_step_ratio(runs["plain"], runs[arm]), 4),
         }
         for arm, v in med.items()
         if arm not in ("plain", "mrlkit")
     }
     for arm, r in others.items():
-        console.print(f"{arm} over plain: speed {r['speed_ratio']:.3f}   memory {r['memory_ratio']:.3f}")
+        console.print(
+            f"{arm} over plain: speed {r['speed_ratio']:.3f}   memory {r['memory_ratio']:.3f}"
+            f"   paired per-step speed {r['paired_step_speed_ratio']:.3f}"
+        )
     write_result(
         "train_throughput",
         {
             "speed_ratio": round(speed, 4),
             "memory_ratio": round(memory, 4),
+            "paired_step_speed_ratio": round(step_ratio, 4),
             "other_arms": others,
             "median": med,
             "runs": runs,

@@ -131,3 +131,16 @@ def test_context_does_nothing_when_off_or_on_gpu(tiny_model_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with cpu_training_kernels(model) as changed:
         assert changed == 0 and any(type(m) is nn.Dropout for m in model.modules())
+
+
+def test_masks_replay_from_the_rng_state(tiny_model_path):
+    """CachedMultipleNegativesRankingLoss replays dropout by restoring torch's CPU RNG state."""
+    model = SentenceTransformer(tiny_model_path, device="cpu")
+    model.train()
+    features = dict(model.tokenize(["one text", "and another, longer text"]))
+    with cpu_training_kernels(model):
+        state = torch.get_rng_state()
+        first = model(dict(features))["sentence_embedding"]
+        torch.set_rng_state(state)
+        again = model(dict(features))["sentence_embedding"]
+    assert torch.equal(first, again)
