@@ -16,8 +16,8 @@ RESULTS = Path(__file__).parent / "results"
 console = Console()
 
 
-def add_adaptor_arguments(p: argparse.ArgumentParser, note: str = "") -> None:
-    """The Matryoshka adaptor flags both training benchmarks take (``note`` adds to --adaptor's help)."""
+def add_shared_arguments(p: argparse.ArgumentParser, note: str = "") -> None:
+    """The flags both training benchmarks take: adaptor and kernels (``note`` adds to --adaptor's help)."""
     p.add_argument(
         "--adaptor",
         default="none",
@@ -27,11 +27,19 @@ def add_adaptor_arguments(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument("--adaptor-epochs", type=int, default=20)
     p.add_argument("--adaptor-lr", type=float, default=1e-3)
     p.add_argument("--adaptor-distill", type=float, default=0.0, help="adaptor_distill_weight (0: off)")
+    p.add_argument(
+        "--no-cpu-kernels",
+        action="store_true",
+        help="PyTorch's own dropout (cpu_kernels off), as every run recorded before cpu_kernels existed",
+    )
 
 
-def adaptor_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """FinetuneConfig values from :func:`add_adaptor_arguments`' flags."""
+def shared_settings(args: argparse.Namespace, adaptor: bool = True) -> dict[str, Any]:
+    """FinetuneConfig values from :func:`add_shared_arguments`' flags (``adaptor``: include its part)."""
+    if not adaptor:
+        return {"cpu_kernels": not args.no_cpu_kernels}
     return {
+        "cpu_kernels": not args.no_cpu_kernels,
         "adaptor": args.adaptor,
         "adaptor_epochs": args.adaptor_epochs,
         "adaptor_learning_rate": args.adaptor_lr,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from _common import adaptor_settings, add_adaptor_arguments, command_line, console, table, write_result
+from _common import add_shared_arguments, command_line, console, shared_settings, table, write_result
 
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.training.finetune import machine_info
@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--freeze-encoder", action="store_true", help="train only the rotation (an adaptor)")
     p.add_argument("--eval-corpus-size", type=int, default=None, help="cap on the dev corpus per epoch")
     p.add_argument("--best-dim", type=int, default=128, help="dim whose dev nDCG@10 picks the checkpoint")
-    add_adaptor_arguments(p)
+    add_shared_arguments(p)
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --output-dir")
     p.add_argument("--name", default="finetune_scifact", help="results file name (e.g. finetune_scifact_gpu)")
     args = p.parse_args()
@@ -72,7 +72,7 @@ def main() -> None:
         eval_corpus_size=args.eval_corpus_size,
         best_dim=args.best_dim,
         best_metric="ndcg@10",
-        **adaptor_settings(args),
+        **shared_settings(args),
         resume=args.resume,
     )
     result = finetune(config)

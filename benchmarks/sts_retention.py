@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import adaptor_settings, add_adaptor_arguments, command_line, console, table, write_result
+from _common import add_shared_arguments, command_line, console, shared_settings, table, write_result
 
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.training.finetune import machine_info
@@ -58,7 +58,7 @@ def main() -> None:
         default=0.0,
         help="similarity_distill_weight of the Matryoshka model (0: off)",
     )
-    add_adaptor_arguments(p, " (the matryoshka model only; the standard one stays plain)")
+    add_shared_arguments(p, " (the matryoshka model only; the standard one stays plain)")
     p.add_argument("--resume", action="store_true", help="resume both models from --output-dir's checkpoints")
     p.add_argument(
         "--models",
@@ -98,7 +98,7 @@ def main() -> None:
             rotate=args.rotate,
             rotate_learning_rate=args.rotate_lr,
             similarity_distill_weight=args.distill if mode == "1d" else 0.0,
-            **(adaptor_settings(args) if mode == "1d" else {}),
+            **shared_settings(args, adaptor=mode == "1d"),
             resume=args.resume,
         )
         report = finetune(config).report
