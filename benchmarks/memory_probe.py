@@ -9,7 +9,8 @@ script), ``loaded`` (the same script after loading the same rows through mrlkit'
 holding them while it trains, as mrlkit's finetune does), ``mrlkit`` (mrlkit's finetune) and
 ``mrlkit-mmap8`` (mrlkit's finetune with ``mmap_threshold_mb=8``). If ``loaded`` peaked like ``mrlkit``
 and above ``plain``, the data layer's allocations would be the gap. Prints each arm's median peak RSS
-and training seconds.
+and training seconds. The mrlkit arms run with ``cpu_kernels`` off, as when this probe was recorded, so
+the trainer is the plain script's and only the data layer and the allocator differ.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def main() -> None:
         runners = {
             "plain": tt.run_plain,
             "loaded": run_loaded,
-            "mrlkit": tt.run_mrlkit,
-            "mrlkit-mmap8": lambda a, meter: tt.run_mrlkit(a, meter, mmap_threshold_mb=8),
+            "mrlkit": lambda a, meter: tt.run_mrlkit(a, meter, cpu_kernels=False),
+            "mrlkit-mmap8": lambda a, meter: tt.run_mrlkit(a, meter, cpu_kernels=False, mmap_threshold_mb=8),
         }
         tt.worker(a, runners)
         return
