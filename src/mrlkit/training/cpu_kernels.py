@@ -170,12 +170,12 @@ def cpu_training_kernels(model: nn.Module, enabled: bool = True) -> Iterator[int
         yield 0
         return
     dropouts = [m for m in model.modules() if type(m) is nn.Dropout]
-    configs = [
-        m.config
-        for m in model.modules()
-        if getattr(getattr(m, "config", None), "_attn_implementation", None) == "sdpa"
-    ]
-    configs = list({id(c): c for c in configs}.values())
+    found: dict[int, Any] = {}  # transformers configs by identity: submodules share their model's
+    for m in model.modules():
+        config = getattr(m, "config", None)
+        if getattr(config, "_attn_implementation", None) == "sdpa":
+            found[id(config)] = config
+    configs = list(found.values())
     if configs:
         _register()
     for m in dropouts:
