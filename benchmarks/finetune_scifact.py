@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--max-seq-length", type=int, default=256)
     p.add_argument("--eval-fraction", type=float, default=0.1)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--seed", type=int, default=42, help="seed of the dev split, the sampler and training")
     p.add_argument("--rotate", default="none", choices=["none", "pca"], help="PCA rotation before training")
     p.add_argument("--rotate-lr", type=float, default=None, help="learning rate of the rotation layer")
     p.add_argument("--freeze-encoder", action="store_true", help="train only the rotation (an adaptor)")
@@ -66,6 +67,7 @@ def main() -> None:
         max_seq_length=args.max_seq_length,
         eval_fraction=args.eval_fraction,
         precision=args.precision,
+        seed=args.seed,
         rotate=args.rotate,
         rotate_learning_rate=args.rotate_lr,
         freeze_encoder=args.freeze_encoder,
