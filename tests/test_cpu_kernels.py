@@ -144,3 +144,19 @@ def test_masks_replay_from_the_rng_state(tiny_model_path):
         torch.set_rng_state(state)
         again = model(dict(features))["sentence_embedding"]
     assert torch.equal(first, again)
+
+
+def test_cpu_attention_leaves_causal_attention_and_softcap_to_sdpa():
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    class Decoder(nn.Module):
+        is_causal = True
+
+    q, k, v = _qkv(2)
+    torch.manual_seed(7)
+    out, _ = cpu_attention(Decoder(), q, k, v, None, dropout=0.2, scaling=0.5)
+    torch.manual_seed(7)
+    want, _ = sdpa_attention_forward(Decoder(), q, k, v, None, dropout=0.2, scaling=0.5)
+    assert torch.equal(out, want)  # SDPA itself, with its own dropout, from the same RNG state
+    with pytest.raises(ValueError, match="softcap"):
+        cpu_attention(_Encoder(), q, k, v, None, dropout=0.2, softcap=30.0)

@@ -16,7 +16,7 @@ both switched on by :func:`cpu_training_kernels` around ``trainer.train()``:
   and the dropped probabilities for backward (12 bytes per attention weight); here the dropped
   probabilities are recomputed from the softmax output and a one-byte mask (5 bytes: 44 MB less per
   layer at batch 32, 128 tokens, 12 heads). Everything else (no dropout, GPU, causal or GQA
-  attention, position bias) goes to transformers' own ``sdpa_attention_forward``.
+  attention, position bias, softcap) goes to transformers' own ``sdpa_attention_forward``.
 
 On a GPU nothing changes: its dropout kernels are fast already.
 """
@@ -132,6 +132,7 @@ def cpu_attention(
         dropout == 0.0
         or query.device.type != "cpu"
         or kwargs.get("position_bias") is not None
+        or kwargs.get("softcap") is not None  # SDPA refuses it with a clear error
         or (getattr(module, "is_causal", True) if causal is None else causal)
         or getattr(module, "num_key_value_groups", 1) > 1
     )
