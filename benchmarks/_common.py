@@ -36,15 +36,15 @@ def add_shared_arguments(p: argparse.ArgumentParser, note: str = "") -> None:
 
 def shared_settings(args: argparse.Namespace, adaptor: bool = True) -> dict[str, Any]:
     """FinetuneConfig values from :func:`add_shared_arguments`' flags (``adaptor``: include its part)."""
-    if not adaptor:
-        return {"cpu_kernels": not args.no_cpu_kernels}
-    return {
-        "cpu_kernels": not args.no_cpu_kernels,
-        "adaptor": args.adaptor,
-        "adaptor_epochs": args.adaptor_epochs,
-        "adaptor_learning_rate": args.adaptor_lr,
-        "adaptor_distill_weight": args.adaptor_distill,
-    }
+    settings: dict[str, Any] = {"cpu_kernels": not args.no_cpu_kernels}
+    if adaptor:
+        settings.update(
+            adaptor=args.adaptor,
+            adaptor_epochs=args.adaptor_epochs,
+            adaptor_learning_rate=args.adaptor_lr,
+            adaptor_distill_weight=args.adaptor_distill,
+        )
+    return settings
 
 
 def command_line() -> str:

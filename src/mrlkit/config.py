@@ -203,7 +203,7 @@ class FinetuneConfig:
     resume: bool = _help("Resume from the last checkpoint in output_dir.", default=False)
     cpu_kernels: bool = _help(
         "CPU training: draw dropout masks with a cheaper generator and recompute attention dropout in "
-        "backward (same dropout rates; about 10% faster and 10-15% less peak memory for MiniLM, see "
+        "backward (same dropout rates; about 10% faster and 10% less peak memory for MiniLM, see "
         "benchmarks/README.md, benchmark 2). Off: PyTorch's own dropout, bit for bit. No effect on a GPU.",
         default=True,
     )
