@@ -107,6 +107,22 @@ def test_adaptor_without_dev_keeps_the_last_epoch_and_scored_pairs_train(tiny_mo
     assert summary["best_epoch"] == 3 and summary["dev_scores"] == []
 
 
+def test_adaptor_batch_order_follows_its_seed_not_the_global_rng(tiny_model_path):
+    data = load_data(PAIRS, split=False)
+
+    def weight(seed: int, global_seed: int) -> torch.Tensor:
+        model = SentenceTransformer(tiny_model_path, device="cpu")
+        torch.manual_seed(global_seed)  # whatever ran before the adaptor
+        kwargs = {"loss_kind": LossKind.MNRL, "data_kind": DataKind.PAIRS, "dims": [64, 32], "epochs": 2}
+        train_adaptor(model, data.train, mode=Adaptor.LINEAR, batch_size=4, seed=seed, **kwargs)
+        dense = next(m for m in model if isinstance(m, Dense))
+        return dense.linear.weight.detach().clone()
+
+    first = weight(seed=7, global_seed=0)
+    assert torch.equal(first, weight(seed=7, global_seed=12345))
+    assert not torch.allclose(first, weight(seed=8, global_seed=0))
+
+
 def test_finetune_with_adaptor_reports_it_and_saves_a_loadable_model(tiny_model_path, tmp_path):
     cfg = FinetuneConfig.load(
         None,

@@ -149,8 +149,13 @@ def train_adaptor(
     loss = build_loss(proxy, base_kind, data_kind, dims, weights=weights, distill_weight=distill_weight)
     sampler: Iterable[list[int]]
     if base_kind is LossKind.MNRL:  # in-batch negatives: no text twice in a batch, as the trainer does
-        sampler = NoDuplicatesBatchSampler(
-            train, batch_size=batch_size, drop_last=False, valid_label_columns=list(LABEL_COLUMNS), seed=seed
+        sampler = NoDuplicatesBatchSampler(  # without a generator the sampler ignores seed
+            train,
+            batch_size=batch_size,
+            drop_last=False,
+            valid_label_columns=list(LABEL_COLUMNS),
+            generator=torch.Generator(),
+            seed=seed,
         )
     else:
         order = RandomSampler(range(len(train)), generator=torch.Generator().manual_seed(seed))
