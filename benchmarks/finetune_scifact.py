@@ -16,7 +16,16 @@ import argparse
 import os
 from typing import Any
 
-from _common import add_shared_arguments, command_line, console, shared_settings, table, write_result
+from _common import (
+    add_overwrite_argument,
+    add_shared_arguments,
+    check_writable,
+    command_line,
+    console,
+    shared_settings,
+    table,
+    write_result,
+)
 
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.training.finetune import machine_info
@@ -66,7 +75,9 @@ def main() -> None:
     add_shared_arguments(p)
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --output-dir")
     p.add_argument("--name", default="finetune_scifact", help="results file name (e.g. finetune_scifact_gpu)")
+    add_overwrite_argument(p)
     args = p.parse_args()
+    check_writable(args.name, args.overwrite)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     config = FinetuneConfig.load(
@@ -126,7 +137,7 @@ def main() -> None:
             "base": base,
             "tuned": tuned,
             "checks": checks,
-            "settings": {k: v for k, v in vars(args).items() if k != "name"},
+            "settings": {k: v for k, v in vars(args).items() if k not in ("name", "overwrite")},
             "best_checkpoint": report.meta.get("best_checkpoint"),
             "train_seconds": report.meta.get("train_seconds"),
             "train_samples_per_second": report.meta.get("train_samples_per_second"),
@@ -134,6 +145,7 @@ def main() -> None:
             "machine": machine_info(),
             "command": command_line(),
         },
+        overwrite=args.overwrite,
     )
 
 

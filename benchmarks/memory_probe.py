@@ -46,6 +46,8 @@ def main() -> None:
     p.add_argument("--arms", default="plain,loaded,mrlkit", help=f"comma-separated, from {','.join(ARMS)}")
     p.add_argument("--worker", choices=ARMS, help=argparse.SUPPRESS)
     tt.add_worker_arguments(p)
+    p.add_argument("--name", default="memory_probe", help="results file name")
+    p.add_argument("--overwrite", action="store_true", help="replace this command's own results file")
     a = p.parse_args()
     if a.worker:
         runners = {
@@ -57,11 +59,12 @@ def main() -> None:
         tt.worker(a, runners)
         return
 
-    from _common import command_line, console, table, write_result
+    from _common import check_writable, command_line, console, table, write_result
 
     from mrlkit.models import resolve_model
     from mrlkit.training.finetune import machine_info
 
+    check_writable(a.name, a.overwrite)
     arms = a.arms.split(",")
     if unknown := set(arms) - set(ARMS):  # before any data or model work
         sys.exit(f"--arms: unknown arm(s) {sorted(unknown)}; pick from {','.join(ARMS)}")
@@ -88,7 +91,7 @@ def main() -> None:
         table("Peak RSS (MB) of the training run", ["arm", "median", "each run", "median seconds"], rows)
     )
     write_result(
-        "memory_probe",
+        a.name,
         {
             "median_peak_rss_mb": {r[0]: r[1] for r in rows},
             "median_train_seconds": {r[0]: r[3] for r in rows},
@@ -96,6 +99,7 @@ def main() -> None:
             "machine": machine_info(),
             "command": command_line(),
         },
+        overwrite=a.overwrite,
     )
 
 

@@ -25,10 +25,12 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--top", type=int, default=8)
+    p.add_argument("--name", default="profile_step", help="results file name")
+    p.add_argument("--overwrite", action="store_true", help="replace this command's own results file")
     a = p.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from _common import command_line, console, table, write_result
+    from _common import check_writable, command_line, console, table, write_result
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
     from train_throughput import DIMS, SAMPLE
@@ -38,6 +40,7 @@ def main() -> None:
     from mrlkit.training.cpu_kernels import cpu_training_kernels
     from mrlkit.training.finetune import machine_info
 
+    check_writable(a.name, a.overwrite)
     rows = load_data(a.data or SAMPLE).train.select(range(a.batch_size))
     torch.manual_seed(42)
     model = SentenceTransformer(resolve_model("sentence-transformers/all-MiniLM-L6-v2"), device="cpu")
@@ -75,7 +78,7 @@ def main() -> None:
         table("Self CPU ms per training step (two profiled steps each)", ["operator", "off", "on"], rows_out)
     )
     write_result(
-        "profile_step",
+        a.name,
         {
             "total_self_cpu_ms": {s: [round(sum(o.values())) for o in runs] for s, runs in profiles.items()},
             "self_cpu_ms": {  # operators over 1 ms
@@ -85,6 +88,7 @@ def main() -> None:
             "machine": machine_info(),
             "command": command_line(),
         },
+        overwrite=a.overwrite,
     )
 
 

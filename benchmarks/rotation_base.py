@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import command_line, console, table, write_result
+from _common import add_overwrite_argument, check_writable, command_line, console, table, write_result
 from sentence_transformers import SentenceTransformer
 from sts_retention import convert
 
@@ -38,7 +38,9 @@ def main() -> None:
     p.add_argument("--max-seq-length", type=int, default=256)
     p.add_argument("--samples", type=int, default=4096)
     p.add_argument("--name", default="rotation_base")
+    add_overwrite_argument(p)
     args = p.parse_args()
+    check_writable(args.name, args.overwrite)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     lo, hi = (float(x) for x in args.score_range.split(","))
@@ -70,6 +72,7 @@ def main() -> None:
             "machine": machine_info(),
             "command": command_line(),
         },
+        overwrite=args.overwrite,
     )
 
 

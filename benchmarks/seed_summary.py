@@ -22,18 +22,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from _common import command_line, console, table, write_result
+from _common import add_overwrite_argument, check_writable, command_line, console, table, write_result
 from finetune_scifact import DIMS, target_checks
 
 #: Settings that may differ between the runs being summarised.
-FREE = {"seed", "output_dir", "resume", "no_cpu_kernels", "name"}
+FREE = {"seed", "output_dir", "resume", "no_cpu_kernels", "name", "overwrite"}
 #: Flags added after some runs were recorded, with the value those runs had in effect.
 ADDED_LATER = {"adaptor_distill": 0.0, "seed": 42, "no_cpu_kernels": True}
 
 
 def settings_of(run: dict[str, Any]) -> dict[str, Any]:
-    """A run's settings, with the flags it predates at the value they had then."""
-    return {**ADDED_LATER, **run["settings"]}
+    """A run's settings, with the flags it predates at the value they had then.
+
+    Runs recorded after the kernels became opt-in store ``cpu_kernels``; it is read as the older
+    ``no_cpu_kernels`` so that both kinds of file compare.
+    """
+    settings = {**ADDED_LATER, **run["settings"]}
+    if "cpu_kernels" in settings:
+        settings["no_cpu_kernels"] = not settings.pop("cpu_kernels")
+    return settings
 
 
 def recipe_of(run: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +78,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results", nargs="+", help="finetune_scifact.py results files of one recipe")
     p.add_argument("--name", default="finetune_scifact_seeds", help="results file to write")
+    add_overwrite_argument(p)
     args = p.parse_args()
+    check_writable(args.name, args.overwrite)
     if len(set(args.results)) < 2:
         sys.exit("error: give at least two different results files (runs of one recipe at different seeds)")
     runs = load_runs(args.results)
@@ -106,6 +115,7 @@ def main() -> None:
             "recipe": recipe_of(next(iter(runs.values()))),
             "command": command_line(),
         },
+        overwrite=args.overwrite,
     )
 
 

@@ -18,7 +18,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import add_shared_arguments, command_line, console, shared_settings, table, write_result
+from _common import (
+    add_overwrite_argument,
+    add_shared_arguments,
+    check_writable,
+    command_line,
+    console,
+    shared_settings,
+    table,
+    write_result,
+)
 
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.training.finetune import machine_info
@@ -66,7 +75,9 @@ def main() -> None:
         help="which models to train; a matryoshka-only probe skips the standard one (no target check)",
     )
     p.add_argument("--name", default="sts_retention", help="results file name (e.g. sts_retention_probe)")
+    add_overwrite_argument(p)
     args = p.parse_args()
+    check_writable(args.name, args.overwrite)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     tmp = Path(tempfile.mkdtemp(prefix="stsb-"))
@@ -129,10 +140,11 @@ def main() -> None:
             "retention_32": {k: round(v, 3) for k, v in retention.items()},
             "checks": checks,
             "runs": meta,
-            "settings": {k: v for k, v in vars(args).items() if k != "name"},
+            "settings": {k: v for k, v in vars(args).items() if k not in ("name", "overwrite")},
             "machine": machine_info(),
             "command": command_line(),
         },
+        overwrite=args.overwrite,
     )
 
 

@@ -2,15 +2,17 @@
 
 Usage:
     python benchmarks/train_throughput.py [--data BEIR_FOLDER] [--rows 512] [--repeats 3]
-        [--torch-dropout-arm]
+        [--cpu-kernels-arm] [--torch-dropout-arm]
 
-Both trainers run in fresh subprocesses, interleaved (plain, mrlkit, mrlkit, plain, ...), on the same
+Both trainers run in fresh subprocesses, interleaved with the slot order rotated each repeat (plain,
+mrlkit; mrlkit, plain; ...), so no arm always runs in the same slot, on the same
 training rows, model, loss (MatryoshkaLoss over MultipleNegativesRankingLoss), sampler, schedule and
 seed, with no evaluation during training. Speed is training examples per second between the
 trainer's train-begin and train-end events; memory is the process's peak RSS at train end.
 Ratios are mrlkit over plain (speed >= 1.0 and memory <= 1.0 are the targets). mrlkit runs with its
-defaults, which on a CPU include its dropout and attention kernels (``cpu_kernels``);
-``--torch-dropout-arm`` adds a third arm, mrlkit with ``cpu_kernels`` off, to show what they change.
+defaults (``cpu_kernels`` off since they became opt-in); ``--cpu-kernels-arm`` adds an arm with mrlkit's
+CPU dropout/attention kernels on, and ``--torch-dropout-arm`` one with them explicitly off (the
+``mrlkit`` arm of results recorded while the kernels were on by default).
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ RUNNERS = {
     "plain": run_plain,
     "mrlkit": run_mrlkit,
     "mrlkit-torch-dropout": lambda a, meter: run_mrlkit(a, meter, cpu_kernels=False),
+    "mrlkit-cpu-kernels": lambda a, meter: run_mrlkit(a, meter, cpu_kernels=True),
 }
 
 
@@ -212,27 +215,32 @@ def main() -> None:
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--torch-dropout-arm", action="store_true", help="also run mrlkit with cpu_kernels off")
+    p.add_argument("--cpu-kernels-arm", action="store_true", help="also run mrlkit with cpu_kernels on")
     p.add_argument("--worker", choices=list(RUNNERS), help=argparse.SUPPRESS)
     add_worker_arguments(p)
+    p.add_argument("--name", default="train_throughput", help="results file name")
+    p.add_argument("--overwrite", action="store_true", help="replace this command's own results file")
     a = p.parse_args()
     if a.worker:
         worker(a)
         return
 
-    from _common import command_line, console, table, write_result
+    from _common import check_writable, command_line, console, table, write_result
 
     from mrlkit.models import resolve_model
     from mrlkit.training.finetune import machine_info
 
+    check_writable(a.name, a.overwrite)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     tmp = Path(tempfile.mkdtemp(prefix="throughput-"))
     pairs, train_rows = prepare(a, tmp)
     model_path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
     arms = ["plain", "mrlkit"] + (["mrlkit-torch-dropout"] if a.torch_dropout_arm else [])
+    arms += ["mrlkit-cpu-kernels"] if a.cpu_kernels_arm else []
     runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     order = []
-    for i in range(a.repeats):
-        order += arms if i % 2 == 0 else arms[::-1]
+    for i in range(a.repeats):  # rotate the slot order: each arm takes each position in turn
+        order += arms[i % len(arms) :] + arms[: i % len(arms)]
     for i, name in enumerate(order):
         runs[name].append(
             run_worker(__file__, name, a, pairs, train_rows, tmp / f"run{i}-{name}", model_path)
@@ -271,7 +279,7 @@ def main() -> None:
             f"   paired per-step speed {r['paired_step_speed_ratio']:.3f}"
         )
     write_result(
-        "train_throughput",
+        a.name,
         {
             "speed_ratio": round(speed, 4),
             "memory_ratio": round(memory, 4),
@@ -281,12 +289,14 @@ def main() -> None:
             "runs": runs,
             "settings": {
                 k: getattr(a, k)
-                for k in ("data", "rows", "batch_size", "max_seq_length", "repeats", "torch_dropout_arm")
+                for k in ("data", "rows", "batch_size", "max_seq_length", "repeats")
+                + ("torch_dropout_arm", "cpu_kernels_arm")
             },
             "train_rows": runs["plain"][0]["rows"],
             "machine": machine_info(),
             "command": command_line(),
         },
+        overwrite=a.overwrite,
     )
 
 

@@ -80,3 +80,12 @@ def test_summary_refuses_runs_of_different_recipes(tmp_path: Path, monkeypatch: 
     scores = (0.70, 0.70, 0.70, 0.69, 0.67)
     with pytest.raises(SystemExit, match=r"run1\.json: recipe differs .* in lr"):
         run_summary(tmp_path, monkeypatch, [result(scores, 42), result(scores, 43, lr=2e-4)])
+
+
+def test_runs_recorded_with_the_opt_in_flag_compare_with_older_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scores = (0.70, 0.70, 0.70, 0.69, 0.67)
+    runs = [result(scores, 42), result(scores, 43, cpu_kernels=True), result(scores, 44, cpu_kernels=False)]
+    out = run_summary(tmp_path, monkeypatch, runs)
+    assert [r["run"] for r in out["runs"].values()] == ["42/torch", "43/kernels", "44/torch"]
