@@ -1,0 +1,420 @@
+"""``Index``: build, open, change and search an on-disk Matryoshka index.
+
+>>> idx = Index.build("scifact.idx", "data/scifact", model="my-finetuned/model")   # doctest: +SKIP
+>>> idx.search(["do statins lower cholesterol?"], k=10)[0][0]                       # doctest: +SKIP
+Hit(id='4983', score=0.71, rank=1, text='...')
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrlkit.errors import ConfigError, DataError
+from mrlkit.search.ann import GRAPH_FILE, Graphs
+from mrlkit.search.config import FullDtype, HnswBackend, IndexConfig, Quantization, SearchMode
+from mrlkit.search.corpus import Corpus
+from mrlkit.search.encode import Encoder, check_model, check_shortlist_dim
+from mrlkit.search.funnel import FullVectors, Shortlist, drop_dead
+from mrlkit.search.quantise import normalise, shortlist_bytes
+from mrlkit.search.storage import (
+    check_new_index_folder,
+    clean_up,
+    commit,
+    read_manifest,
+    segment_path,
+    verify_segments,
+    write_lock,
+)
+from mrlkit.search.strings import ConcatColumn, StringColumn
+from mrlkit.search.writer import (
+    check_vectors,
+    corpus_batches,
+    new_manifest,
+    ranges,
+    vector_batches,
+    write_segment,
+)
+
+logger = logging.getLogger(__name__)
+
+CorpusInput = str | Path | Sequence[tuple[str, str]] | Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the user's id, the full-dim cosine score, 1-based rank and the text (if stored)."""
+
+    id: str
+    score: float
+    rank: int
+    text: str | None
+
+
+class Index:
+    """A Matryoshka search index in a folder (see :mod:`mrlkit.search.storage` for the format)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        model: str | None = None,
+        allow_model_mismatch: bool = False,
+        device: str | None = None,
+    ) -> None:
+        """Open the index at ``path`` (same as :meth:`open`)."""
+        self.path = Path(path)
+        self.allow_model_mismatch = allow_model_mismatch
+        self.device = device
+        self._model_name = model
+        self._encoder: Encoder | None = None
+        self._id_rows: dict[str, int] | None = None
+        self._load()
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def open(cls, path: str | Path, **kwargs: Any) -> Index:
+        """Open an index; full vectors are memory-mapped, the shortlist is loaded into RAM.
+
+        Args:
+            path: The index folder.
+            **kwargs: ``model`` (query with another copy of the model), ``allow_model_mismatch``, ``device``.
+
+        Raises:
+            DataError: Not an index, a newer format, or a missing / truncated / corrupted file.
+        """
+        return cls(path, **kwargs)
+
+    @classmethod
+    def build(
+        cls,
+        path: str | Path,
+        corpus: CorpusInput,
+        model: str | None = None,
+        config: IndexConfig | None = None,
+        columns: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+        device: str | None = None,
+    ) -> Index:
+        """Encode ``corpus`` with ``model`` and write a new index (``overwrite`` replaces one atomically).
+
+        Everything that can fail on bad input (corpus rows, ids, columns, dims, the target folder) is
+        checked before anything is written.
+        """
+        from mrlkit.models.resolve import DEFAULT_MODEL
+
+        cfg = config or IndexConfig()
+        path = Path(path)
+        check_new_index_folder(path, overwrite)
+        source = Corpus(corpus, columns, cfg.max_text_chars)
+        scan = source.scan()
+        encoder = Encoder(model or DEFAULT_MODEL, cfg.max_seq_length, device)
+        info = encoder.info()
+        check_shortlist_dim(cfg.shortlist_dim, encoder.dim, info["matryoshka_dims"])
+        batches = corpus_batches(source, encoder, cfg, scan.count)
+        cls._write_new(path, cfg, encoder.dim, info, batches, scan.count, overwrite, with_texts=True)
+        index = cls(path, device=device)
+        index._encoder = encoder
+        return index
+
+    @classmethod
+    def from_vectors(
+        cls,
+        path: str | Path,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        config: IndexConfig | None = None,
+        texts: Sequence[str] | None = None,
+        model_info: dict[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> Index:
+        """Write an index from precomputed vectors (no model: search it with :meth:`search_vectors`)."""
+        cfg = config or IndexConfig()
+        path = Path(path)
+        check_new_index_folder(path, overwrite)
+        vectors = check_vectors(ids, vectors, texts, None)
+        check_shortlist_dim(cfg.shortlist_dim, vectors.shape[1], None)
+        batches = vector_batches(ids, vectors, texts, cfg.chunk_size)
+        cls._write_new(
+            path, cfg, vectors.shape[1], model_info, batches, len(ids), overwrite, texts is not None
+        )
+        return cls(path)
+
+    @staticmethod
+    def _write_new(
+        path: Path,
+        cfg: IndexConfig,
+        dim: int,
+        model: dict[str, Any] | None,
+        batches: Any,  # noqa: ANN401
+        rows: int,
+        overwrite: bool,
+        with_texts: bool,
+    ) -> None:
+        with write_lock(path):
+            old = check_new_index_folder(path, overwrite)
+            clean_up(path, old)
+            manifest = new_manifest(cfg, dim, model)
+            segment, graph_seconds = write_segment(path, manifest, batches, rows, with_texts)
+            manifest.segments = [segment]
+            manifest.config["hnsw_build_seconds"] = round(graph_seconds, 3)
+            commit(path, manifest)
+
+    # ----------------------------------------------------------------- loading
+    def _load(self) -> None:
+        manifest = read_manifest(self.path)
+        verify_segments(self.path, manifest)
+        self.manifest = manifest
+        self.config = IndexConfig.from_dict(manifest.config)
+        folders = [segment_path(self.path, s) for s in manifest.segments]
+        arrays = [np.load(f / "full.npy", mmap_mode="r") for f in folders]
+        self.full = FullVectors(arrays, self.config.full_dtype, ranges(manifest, "full"))
+        codes = [np.load(f / "short.npy", mmap_mode="r") for f in folders]
+        self.shortlist = Shortlist(
+            codes, manifest.shortlist_dim, self.config.quantization, ranges(manifest, "shortlist")
+        )
+        self.ids = ConcatColumn([StringColumn(f, "ids") for f in folders])
+        self._texts = [StringColumn(f, "texts") if (f / "texts.bin").is_file() else None for f in folders]
+        self.alive: np.ndarray | None = None
+        if manifest.tombstones:
+            self.alive = np.ones(manifest.rows, dtype=bool)
+            starts = dict(zip((s.name for s in manifest.segments), self.full.starts, strict=False))
+            for name, local in manifest.tombstones.items():
+                self.alive[np.asarray(local, dtype=np.int64) + starts[name]] = False
+        graph = GRAPH_FILE[self.config.hnsw_backend]
+        paths = [f / graph for f in folders]
+        self.graphs = None
+        if self.config.hnsw and all(p.is_file() for p in paths):
+            self.graphs = Graphs(
+                paths,
+                self.full.starts,
+                manifest.shortlist_dim,
+                self.config.quantization,
+                self.config.hnsw_backend,
+            )
+        self._id_rows = None
+
+    def __len__(self) -> int:
+        return self.manifest.rows - self.manifest.deleted
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        return (
+            f"Index({str(self.path)!r}, {len(self)} vectors, dim={self.manifest.dim}, "
+            f"shortlist={cfg.shortlist_dim}-{cfg.quantization.value}, full={cfg.full_dtype.value}, "
+            f"hnsw={cfg.hnsw})"
+        )
+
+    def text(self, row: int) -> str | None:
+        """Stored text of global ``row`` (``None`` when its segment has no texts)."""
+        part = int(np.searchsorted(self.full.starts, row, side="right")) - 1
+        column = self._texts[part]
+        return None if column is None else column[row - int(self.full.starts[part])]
+
+    # ----------------------------------------------------------------- search
+    @property
+    def encoder(self) -> Encoder:
+        """The query encoder, loaded on first use and checked against the index's fingerprint.
+
+        Raises:
+            ConfigError: The index holds no model (built from vectors), or the model does not match.
+        """
+        if self._encoder is None:
+            name = self._model_name or self.manifest.model.get("name")
+            if not name:
+                raise ConfigError(
+                    f"index {self.path} was built from vectors without a model; search it with "
+                    "search_vectors(), or open it with model=... to encode text queries"
+                )
+            encoder = Encoder(name, self.manifest.model.get("max_seq_length"), self.device)
+            check_model(self.manifest.model, encoder, self.path, self.allow_model_mismatch)
+            self._encoder = encoder
+        return self._encoder
+
+    def search(
+        self,
+        queries: Sequence[str] | str,
+        k: int = 10,
+        mode: SearchMode | str = SearchMode.FUNNEL,
+        k_prime: int | None = None,
+        ef: int | None = None,
+    ) -> list[list[Hit]]:
+        """Encode ``queries`` with the index's model and return each one's top ``k`` hits.
+
+        ``k`` larger than the number of live vectors is clamped to it; an empty batch returns ``[]``.
+        """
+        if isinstance(queries, str):
+            queries = [queries]
+        if not queries:
+            return []
+        vectors = self.encoder.encode(list(queries), batch_size=self.config.batch_size, query=True)
+        rows, scores = self.search_vectors(vectors, k=k, mode=mode, k_prime=k_prime, ef=ef)
+        return [
+            [
+                Hit(self.ids[r], float(s), rank, self.text(r))
+                for rank, (r, s) in enumerate(zip(rr, ss, strict=True), 1)
+                if r >= 0
+            ]
+            for rr, ss in zip(rows, scores, strict=True)
+        ]
+
+    def search_vectors(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        mode: SearchMode | str = SearchMode.FUNNEL,
+        k_prime: int | None = None,
+        ef: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` global rows (int64, ``-1`` pads) and full-dim scores (float32) per query vector.
+
+        Raises:
+            ConfigError: ``k`` <= 0, an unknown mode, or ``hnsw`` on an index built without a graph.
+            DataError: Query vectors of the wrong shape.
+        """
+        mode = _mode(mode)
+        queries = self._check_queries(queries)
+        k = self._check_k(k)
+        if len(queries) == 0:
+            return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        if mode is SearchMode.EXACT:
+            scores, rows = self.full.exact(queries, k, self.alive)
+            return rows, scores
+        kp = self.resolve_k_prime(k, k_prime)
+        fetch = min(kp + self.manifest.deleted, self.manifest.rows)
+        if mode is SearchMode.HNSW:
+            if self.graphs is None:
+                raise ConfigError(
+                    f"index {self.path} has no HNSW graph; rebuild it with --hnsw (hnsw=True) "
+                    "or use mode funnel"
+                )
+            _, candidates = self.graphs.search(queries, fetch, self.resolve_ef(kp, ef))
+        else:
+            _, candidates = self.shortlist.search(queries, fetch)
+        scores, rows = self.full.rescore(queries, drop_dead(candidates, self.alive), k)
+        return rows, scores
+
+    def resolve_k_prime(self, k: int, k_prime: int | None = None) -> int:
+        """Candidates to rescore per query.
+
+        The argument, else the tuned k' (scaled by k / tuned k), else the build setting, else
+        ``max(100, 10 k)``; never below ``k`` nor above the row count.
+        """
+        tuned = self.manifest.tuned or {}
+        if k_prime is None and tuned.get("k_prime"):
+            k_prime = math.ceil(tuned["k_prime"] * max(1.0, k / tuned["k"]))
+        if k_prime is None:
+            k_prime = self.config.k_prime or max(100, 10 * k)
+        if k_prime <= 0:
+            raise ConfigError(f"k_prime must be > 0, got {k_prime}")
+        return int(min(max(k_prime, k), self.manifest.rows))
+
+    def resolve_ef(self, k_prime: int, ef: int | None = None) -> int:
+        """HNSW search list size: the argument, else the tuned ef, else the build setting, else 64.
+
+        Never below k'.
+        """
+        tuned = self.manifest.tuned or {}
+        ef = ef or tuned.get("ef") or self.config.ef or 64
+        return int(max(ef, k_prime))
+
+    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries[None, :]
+        if queries.ndim != 2 or queries.shape[1] != self.manifest.dim:
+            raise DataError(f"query vectors must have shape (n, {self.manifest.dim}), got {queries.shape}")
+        return normalise(queries)
+
+    def _check_k(self, k: int) -> int:
+        if k <= 0:
+            raise ConfigError(f"k must be > 0, got {k}")
+        return min(k, max(len(self), 1))
+
+    # ----------------------------------------------------------------- changes
+    def id_rows(self) -> dict[str, int]:
+        """Live id -> global row (built on first use: it reads every id)."""
+        if self._id_rows is None:
+            alive = self.alive
+            self._id_rows = {
+                doc_id: row for row, doc_id in enumerate(self.ids) if alive is None or alive[row]
+            }
+        return self._id_rows
+
+    def add(
+        self,
+        corpus_or_vectors: CorpusInput | np.ndarray,
+        ids: Sequence[str] | None = None,
+        texts: Sequence[str] | None = None,
+        upsert: bool = False,
+        columns: Mapping[str, str] | None = None,
+    ) -> int:
+        """Add documents (a corpus, encoded with the index's model) or vectors (with ``ids``) atomically.
+
+        Ids already in the index are refused unless ``upsert``, which replaces them.
+
+        Returns:
+            The number of rows added.
+
+        Raises:
+            DataError: Bad input, or ids already present without ``upsert``.
+        """
+        from mrlkit.search.changes import add_rows
+
+        added = add_rows(self, corpus_or_vectors, ids, texts, upsert, columns)
+        self._load()
+        return added
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Hide ``ids`` from search (tombstones), atomically; every id must be present.
+
+        Returns:
+            The number of rows deleted.
+
+        Raises:
+            DataError: An id is not in the index (nothing is deleted).
+        """
+        from mrlkit.search.changes import delete_rows
+
+        deleted = delete_rows(self, ids)
+        self._load()
+        return deleted
+
+    def info(self) -> dict[str, Any]:
+        """The manifest plus sizes on disk and an estimate of resident memory."""
+        from mrlkit.search.changes import disk_sizes
+
+        disk = disk_sizes(self.path, self.manifest)
+        rows = self.manifest.rows
+        graph_bytes = disk.get("hnsw", 0) if self.graphs is not None else 0
+        ram = rows * shortlist_bytes(self.config.shortlist_dim, self.config.quantization) + graph_bytes
+        ram += rows if self.alive is not None else 0
+        out = self.manifest.to_json()
+        for segment in out["segments"]:
+            segment.pop("files", None)
+        out["model"] = {k: v for k, v in out["model"].items() if k != "fingerprint"}
+        out["model"]["fingerprint"] = (self.manifest.model.get("fingerprint") or {}).get("weights")
+        out["disk_bytes"] = disk
+        out["ram_bytes_estimate"] = {
+            "resident": int(ram),
+            "per_vector": round(ram / max(rows, 1), 1),
+            "memory_mapped_full_vectors": disk.get("full", 0),
+        }
+        return out
+
+
+def _mode(mode: SearchMode | str) -> SearchMode:
+    try:
+        return SearchMode(mode.value if isinstance(mode, SearchMode) else str(mode).lower())
+    except ValueError:
+        raise ConfigError(
+            f"mode must be one of {', '.join(m.value for m in SearchMode)}; got {mode!r}"
+        ) from None
+
+
+__all__ = ["FullDtype", "HnswBackend", "Hit", "Index", "Quantization"]
