@@ -63,6 +63,13 @@ class Precision(str, Enum):
     FP16 = "fp16"
 
 
+class Activation(str, Enum):
+    """Activation of the ``output_dim`` projection head."""
+
+    IDENTITY = "identity"  # a plain linear map
+    TANH = "tanh"  # as BERT's pooler and PaddleNLP's semantic-index head
+
+
 def _help(text: str, **kwargs: Any) -> Any:  # noqa: ANN401
     return field(metadata={"help": text}, **kwargs)
 
@@ -86,6 +93,15 @@ class FinetuneConfig:
         "1d (MatryoshkaLoss), 2d (Matryoshka2dLoss) or none.", default=MatryoshkaMode.MRL
     )
     matryoshka_weights: list[float] | None = _help("Loss weight per dim (default: all 1).", default=None)
+    output_dim: int | None = _help(
+        "Add a trainable projection to N dims after pooling (dims default: N, then powers of 2 to 32).",
+        default=None,
+    )
+    output_activation: Activation = _help(
+        "Activation of the output_dim projection.", default=Activation.IDENTITY
+    )
+    margin: float = _help("Cosine margin off each positive pair in mnrl (PaddleNLP: 0.2; 0: off).", default=0.0)
+    scale: float = _help("Similarity scale of the loss, 1/temperature (PaddleNLP: 30).", default=20.0)
     similarity_distill_weight: float = _help(
         "Weight of a similarity distillation across dims: at each truncated dim, the mean absolute gap "
         "between its in-batch cosine similarities and the full dim's (held fixed), times that dim's "
@@ -220,6 +236,7 @@ class FinetuneConfig:
         self.loss = _enum(LossKind, self.loss, "loss")
         self.matryoshka = _enum(MatryoshkaMode, self.matryoshka, "matryoshka")
         self.precision = _enum(Precision, self.precision, "precision")
+        self.output_activation = _enum(Activation, self.output_activation, "output_activation")
         self.rotate = _enum(Rotation, self.rotate, "rotate")
         self.adaptor = _enum(Adaptor, self.adaptor, "adaptor")
         self.hard_negatives_layout = _enum(
@@ -253,6 +270,7 @@ class FinetuneConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: off), got {getattr(self, name)!r}")
         check_distill(self.similarity_distill_weight, self.matryoshka, self.loss)
+        check_projection_and_margin(self)
         if self.adaptor_distill_weight and self.adaptor is Adaptor.NONE:
             raise ConfigError(
                 "adaptor_distill_weight acts on the adaptor; add adaptor: orthogonal (--adaptor orthogonal) "
@@ -322,6 +340,28 @@ class FinetuneConfig:
     def save(self, path: str | Path) -> None:
         """Write the config as YAML (what ``--config`` reads back)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def check_projection_and_margin(config: FinetuneConfig) -> None:
+    """Refuse a non-positive output_dim, dims above it, a margin outside [0, 2) or one on a non-mnrl loss."""
+    if config.output_dim is not None:
+        if config.output_dim <= 0:
+            raise ConfigError(f"output_dim must be a positive number of dims, got {config.output_dim!r}")
+        too_big = [d for d in config.dims or [] if d > config.output_dim]
+        if too_big:
+            raise ConfigError(
+                f"dims {too_big} are larger than output_dim {config.output_dim}; use dims <= "
+                f"{config.output_dim} or leave dims unset (default: {config.output_dim}, then powers of 2)"
+            )
+    if not 0.0 <= config.margin < 2.0:
+        raise ConfigError(f"margin must be in [0, 2) (a cosine margin; 0: off), got {config.margin!r}")
+    if config.margin and config.loss not in (LossKind.AUTO, LossKind.MNRL):
+        raise ConfigError(
+            f"margin works with the mnrl loss, not with loss {config.loss.value!r}; "
+            "use --loss mnrl or --margin 0"
+        )
+    if config.scale <= 0:
+        raise ConfigError(f"scale must be > 0 (1/temperature; default 20), got {config.scale!r}")
 
 
 def check_distill(weight: float, matryoshka: MatryoshkaMode, loss: LossKind) -> None:

@@ -29,6 +29,7 @@ from mrlkit.training.cpu_kernels import cpu_training_kernels
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
+from mrlkit.training.projection import add_projection
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,8 @@ def _plan(config: FinetuneConfig) -> _Plan:
     model = SentenceTransformer(resolve_model(config.model))
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
+    if config.output_dim is not None:  # the base row of the report then includes the untrained head
+        add_projection(model, config.output_dim, config.output_activation, seed=config.seed)
     model_dim = model.get_embedding_dimension()
     if model_dim is None:
         raise ConfigError(
@@ -182,6 +185,8 @@ def _plan(config: FinetuneConfig) -> _Plan:
         weights=config.matryoshka_weights,
         mini_batch_size=config.mini_batch_size,
         distill_weight=config.similarity_distill_weight,
+        margin=config.margin,
+        scale=config.scale,
     )
     evaluator = None
     if data.eval is not None and config.eval_every_epoch:
@@ -381,6 +386,9 @@ def _run_meta(
             if config.similarity_distill_weight
             else ""
         ),
+        "margin": config.margin or None,
+        "scale": config.scale,
+        "output_dim": config.output_dim,
         "rotate": config.rotate.value,
         "freeze_encoder": config.freeze_encoder,
         "epochs": config.epochs,

@@ -12,6 +12,7 @@ from mrlkit.config import LossKind, MatryoshkaMode, check_distill
 from mrlkit.data.types import DataKind
 from mrlkit.errors import ConfigError
 from mrlkit.training.distill import SimilarityDistillLoss
+from mrlkit.training.margin_loss import MarginMNRLoss, check_margin
 
 
 def resolve_loss_kind(loss: LossKind | str, data_kind: DataKind) -> LossKind:
@@ -42,6 +43,8 @@ def build_loss(
     weights: Sequence[float] | None = None,
     mini_batch_size: int = 16,
     distill_weight: float = 0.0,
+    margin: float = 0.0,
+    scale: float = 20.0,
 ) -> nn.Module:
     """Compose the loss for a run.
 
@@ -55,15 +58,30 @@ def build_loss(
         mini_batch_size: Mini-batch size for ``CachedMultipleNegativesRankingLoss``.
         distill_weight: Weight of the similarity distillation across dims (``1d`` and a non-cached
             base loss only; 0: off). See :mod:`mrlkit.training.distill`.
+        margin: Cosine margin taken off each positive pair (``mnrl`` only; 0: off). See
+            :mod:`mrlkit.training.margin_loss`.
+        scale: Similarity scale (1 / temperature) of the base loss.
     """
     kind = resolve_loss_kind(loss, data_kind)
+    check_margin(margin)
+    if margin and kind is not LossKind.MNRL:
+        raise ConfigError(
+            f"margin works with the mnrl loss (in-batch negatives), not with loss {kind.value!r}; "
+            "use --loss mnrl or set --margin 0"
+        )
+    if scale <= 0:
+        raise ConfigError(f"scale must be > 0 (1 / temperature; MNRL's default is 20), got {scale!r}")
     base: nn.Module
     if kind is LossKind.MNRL:
-        base = losses.MultipleNegativesRankingLoss(model)
+        base = (
+            MarginMNRLoss(model, margin, scale)
+            if margin
+            else losses.MultipleNegativesRankingLoss(model, scale)
+        )
     elif kind is LossKind.CACHED_MNRL:
-        base = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=mini_batch_size)
+        base = losses.CachedMultipleNegativesRankingLoss(model, scale=scale, mini_batch_size=mini_batch_size)
     else:
-        base = losses.CoSENTLoss(model)
+        base = losses.CoSENTLoss(model, scale=scale)
     if weights is not None and len(weights) != len(dims):
         raise ConfigError(
             f"matryoshka_weights has {len(weights)} values for {len(dims)} dims; give one weight per dim"
