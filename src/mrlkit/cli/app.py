@@ -149,6 +149,11 @@ def data_check_command(
     console.print(describe(data))
 
 
+from mrlkit.cli.search import register as _register_search  # noqa: E402 - after _user_errors
+
+_register_search(app)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

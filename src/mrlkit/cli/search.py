@@ -1,0 +1,290 @@
+"""``mrlkit index build|add|delete|info|tune`` and ``mrlkit search``: the search stage's commands.
+
+Build options are generated from :class:`~mrlkit.search.config.IndexConfig` (as ``finetune``'s are from
+``FinetuneConfig``), so a YAML ``--config`` and flags fill the same object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import time
+import typing
+from contextlib import AbstractContextManager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from mrlkit.cli.options import _cli_type
+from mrlkit.search.config import IndexConfig
+
+index_app = typer.Typer(no_args_is_help=True, help="Build, change, inspect and tune search indexes.")
+console = Console()
+
+IndexArg = Annotated[Path, typer.Argument(help="The index folder.")]
+ColumnsOpt = Annotated[
+    str | None, typer.Option(help="Column mapping as id=COLUMN,text=COLUMN[,title=COLUMN].")
+]
+
+
+def _user_errors() -> AbstractContextManager[None]:
+    from mrlkit.cli.app import _user_errors as user_errors  # the app module registers this one
+
+    return user_errors()
+
+
+def _quiet_libraries() -> None:
+    from mrlkit.cli.app import _quiet_libraries as quiet
+
+    quiet()
+
+
+def _default_note(default: Any) -> str:  # noqa: ANN401
+    if default is None:
+        return ""
+    return f" [default: {default.value if isinstance(default, Enum) else default}]"
+
+
+def _index_config_options() -> list[inspect.Parameter]:
+    """One ``--flag`` per :class:`IndexConfig` field, defaulting to ``None`` (not given)."""
+    hints = typing.get_type_hints(IndexConfig)
+    params = []
+    for f in dataclasses.fields(IndexConfig):
+        cli_type, note = _cli_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if cli_type is bool else [flag]
+        option = typer.Option(
+            None,
+            *decls,
+            help=escape(f"{f.metadata.get('help', '')}{note}{_default_note(f.default)}"),
+            show_default=False,
+        )
+        annotation = typing.Optional[cli_type]  # noqa: UP045
+        params.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+        )
+    return params
+
+
+def _mapping(columns: str | None) -> dict[str, str] | None:
+    from mrlkit.config import parse_value
+
+    return parse_value("columns", columns, dict[str, str]) if columns else None
+
+
+def _build(
+    corpus: str,
+    index: Path,
+    *,
+    model: str | None = None,
+    columns: str | None = None,
+    overwrite: bool = False,
+    config: Path | None = None,
+    **overrides: Any,  # noqa: ANN401
+) -> None:
+    from mrlkit.search import Index
+
+    _quiet_libraries()
+    start = time.perf_counter()
+    with _user_errors():
+        cfg = IndexConfig.load(config, **overrides)
+        idx = Index.build(
+            index, corpus, model=model, config=cfg, columns=_mapping(columns), overwrite=overwrite
+        )
+    disk = idx.info()["disk_bytes"]["total"]
+    console.print(
+        f"indexed [bold]{len(idx)}[/bold] texts into {index} in {time.perf_counter() - start:.1f} s "
+        f'({disk / 1e6:.1f} MB on disk); search it: mrlkit search {index} "your query"'
+    )
+
+
+def _signature() -> inspect.Signature:
+    def arg(name: str, help_text: str, annotation: Any) -> inspect.Parameter:  # noqa: ANN401
+        return inspect.Parameter(
+            name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=annotation,
+            default=typer.Argument(..., help=help_text),
+        )
+
+    def opt(name: str, annotation: Any, default: Any) -> inspect.Parameter:  # noqa: ANN401
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+    return inspect.Signature(
+        [
+            arg("corpus", "Corpus: JSONL/CSV/TSV/Parquet with id and text columns, or a BEIR folder.", str),
+            arg("index", "Index folder to write.", Path),
+            opt("model", str | None, typer.Option(None, help="Model (hub id or folder; default MiniLM).")),
+            opt("columns", str | None, typer.Option(None, help="Column mapping as id=COL,text=COL.")),
+            opt("overwrite", bool, typer.Option(False, help="Replace an existing index (atomically).")),
+            opt(
+                "config", Path | None, typer.Option(None, "--config", "-c", help="YAML settings; flags win.")
+            ),
+            *_index_config_options(),
+        ]
+    )
+
+
+_build.__signature__ = _signature()  # type: ignore[attr-defined]
+index_app.command("build", help="Encode a corpus and write a search index.")(_build)
+
+
+@index_app.command("add")
+def add_command(
+    index: IndexArg,
+    file: Annotated[str, typer.Argument(help="Corpus file or BEIR folder with the new documents.")],
+    upsert: Annotated[bool, typer.Option(help="Replace documents whose id is already in the index.")] = False,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Add documents to an index (atomically; ids already present need --upsert)."""
+    from mrlkit.search import Index
+
+    _quiet_libraries()
+    with _user_errors():
+        idx = Index.open(index)
+        added = idx.add(file, upsert=upsert, columns=_mapping(columns))
+    console.print(f"added {added} documents; {len(idx)} in the index")
+
+
+@index_app.command("delete")
+def delete_command(
+    index: IndexArg,
+    ids: Annotated[str | None, typer.Option(help="Comma-separated ids to delete.")] = None,
+    ids_file: Annotated[Path | None, typer.Option(help="File with one id per line.")] = None,
+) -> None:
+    """Delete documents by id (atomically; every id must be in the index)."""
+    from mrlkit.errors import ConfigError
+    from mrlkit.search import Index
+
+    with _user_errors():
+        wanted = [i.strip() for i in (ids or "").split(",") if i.strip()]
+        if ids_file is not None:
+            if not ids_file.is_file():
+                raise ConfigError(f"--ids-file {ids_file} not found")
+            wanted += [
+                line.strip() for line in ids_file.read_text(encoding="utf-8").splitlines() if line.strip()
+            ]
+        if not wanted:
+            raise ConfigError("no ids given; pass --ids a,b or --ids-file FILE")
+        idx = Index.open(index)
+        deleted = idx.delete(wanted)
+    console.print(f"deleted {deleted} documents; {len(idx)} left")
+
+
+@index_app.command("info")
+def info_command(
+    index: IndexArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full info as JSON.")] = False,
+) -> None:
+    """Show an index's manifest, size on disk and estimated resident memory."""
+    from mrlkit.search import Index
+
+    with _user_errors():
+        info = Index.open(index).info()
+    if as_json:
+        typer.echo(json.dumps(info, indent=1))
+        return
+    cfg, counts, disk, ram = info["config"], info["counts"], info["disk_bytes"], info["ram_bytes_estimate"]
+    table = Table(title=str(index), show_header=False)
+    rows = {
+        "model": f"{info['model'].get('name')} (fingerprint {info['model'].get('fingerprint')})",
+        "vectors": f"{counts['live']} live, {counts['deleted']} deleted, {len(info['segments'])} segment(s)",
+        "dims": f"full {info['dim']} ({cfg['full_dtype']}), "
+        f"shortlist {info['shortlist_dim']} ({cfg['quantization']})",
+        "hnsw": f"{cfg['hnsw']} ({cfg['hnsw_backend']}, M={cfg['hnsw_m']})" if cfg["hnsw"] else "no",
+        "tuned": json.dumps(info["tuned"]) if info["tuned"] else "no (mrlkit index tune)",
+        "disk": ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in disk.items()),
+        "RAM (resident)": f"{ram['resident'] / 1e6:.2f} MB ({ram['per_vector']} B/vector); full vectors "
+        f"memory-mapped: {ram['memory_mapped_full_vectors'] / 1e6:.2f} MB",
+        "format": f"version {info['format_version']}, updated {info['updated']}",
+    }
+    for key, value in rows.items():
+        table.add_row(key, escape(value))
+    console.print(table)
+
+
+def _read_queries(path: Path) -> list[str]:
+    from mrlkit.data.beir import read_queries
+    from mrlkit.errors import DataError
+
+    if path.is_dir():
+        path = path / "queries.jsonl"
+    if not path.is_file():
+        raise DataError(
+            "queries file not found", path=path, fix="Pass a .txt (one per line) or queries.jsonl"
+        )
+    if path.suffix in (".jsonl", ".json"):
+        return list(read_queries(path).values())
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@index_app.command("tune")
+def tune_command(
+    index: IndexArg,
+    recall: Annotated[float, typer.Option(help="Target recall@k against exact search.")] = 0.99,
+    k: Annotated[int, typer.Option(help="The k of recall@k.")] = 10,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Sample queries: .txt, queries.jsonl or a BEIR folder (default: corpus)."),
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Sample queries used at most.")] = 200,
+) -> None:
+    """Store the smallest k' (and HNSW ef) whose results reach the recall target."""
+    from mrlkit.search import Index, tune_index
+
+    _quiet_libraries()
+    with _user_errors():
+        idx = Index.open(index)
+        texts = _read_queries(queries) if queries is not None else None
+        tuned = tune_index(idx, texts, recall=recall, k=k, sample=sample)
+    console.print(f"stored in the manifest: {json.dumps(tuned)}")
+
+
+def search_command(
+    index: IndexArg,
+    query: Annotated[str, typer.Argument(help="The query text.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Results to return.")] = 10,
+    mode: Annotated[str, typer.Option(help="exact, funnel or hnsw.")] = "funnel",
+    k_prime: Annotated[int | None, typer.Option(help="Candidates rescored (default: tuned).")] = None,
+    ef: Annotated[int | None, typer.Option(help="HNSW search list size (default: tuned).")] = None,
+    model: Annotated[str | None, typer.Option(help="Query with this copy of the index's model.")] = None,
+    allow_model_mismatch: Annotated[
+        bool, typer.Option(help="Search even if the model's fingerprint differs.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON lines.")] = False,
+) -> None:
+    """Search an index with one query."""
+    from mrlkit.errors import ConfigError
+    from mrlkit.search import Index
+
+    _quiet_libraries()
+    with _user_errors():
+        if not query.strip():
+            raise ConfigError("the query is empty; pass some text")
+        idx = Index.open(index, model=model, allow_model_mismatch=allow_model_mismatch)
+        start = time.perf_counter()
+        hits = idx.search([query], k=k, mode=mode, k_prime=k_prime, ef=ef)[0]
+        seconds = time.perf_counter() - start
+    if as_json:
+        for hit in hits:
+            typer.echo(json.dumps(dataclasses.asdict(hit), ensure_ascii=False))
+        return
+    table = Table(title=f"{escape(query)} ({mode}, {seconds * 1000:.1f} ms with encoding)")
+    for column in ("rank", "score", "id", "text"):
+        table.add_column(column)
+    for hit in hits:
+        text = (hit.text or "")[:120]
+        table.add_row(str(hit.rank), f"{hit.score:.4f}", escape(hit.id), escape(text))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``index`` and ``search`` to the ``mrlkit`` app."""
+    app.add_typer(index_app, name="index")
+    app.command("search", help="Search an index with one query.")(search_command)
