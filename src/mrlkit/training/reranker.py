@@ -1,0 +1,286 @@
+"""Train a cross-encoder reranker on the same data ``finetune`` reads, and report base vs tuned.
+
+The report reranks the first-stage top ``first_stage_k`` (exact dense search with ``first_stage_model``)
+of every test query and gives nDCG@10, MRR@10 and MAP of the first stage, of the untrained reranker and
+of the trained one (sentence-transformers' ``CrossEncoderRerankingEvaluator``; positives the first stage
+missed count as misses, so reranking cannot score them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mrlkit.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoder
+
+    from mrlkit.data.types import IRSet, TrainingData
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass
+class RerankerConfig:
+    """Settings of ``mrlkit train-reranker``."""
+
+    data: str = _help("Training data: a file or a BEIR folder (same formats as finetune).", default="")
+    output_dir: str = _help("Where the model and report.md/json go.", default="mrlkit-reranker")
+    model: str = _help(
+        "Cross-encoder to start from; an embedding model (the default MiniLM) gets a fresh 1-label head.",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+    )
+    first_stage_model: str = _help(
+        "Embedding model of the first stage that the report reranks (exact search).",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+    )
+    first_stage_k: int = _help("Hits of the first stage reranked in the report.", default=100)
+    num_negatives: int = _help(
+        "Hard negatives mined per (query, positive) pair (data without negatives).", default=3
+    )
+    mining_margin: float = _help(
+        "A mined negative must score this fraction below the positive (0: no check).", default=0.05
+    )
+    epochs: float = _help("Training epochs.", default=1.0)
+    batch_size: int = _help("Training batch size (pairs).", default=16)
+    learning_rate: float = _help("Peak learning rate.", default=2e-5)
+    max_steps: int = _help("Stop after this many steps (-1: run the epochs).", default=-1)
+    max_length: int = _help("Tokens per (query, passage) pair.", default=256)
+    seed: int = _help("Seed of training and data splits.", default=42)
+    overwrite: bool = _help("Replace an existing output folder's model and report.", default=False)
+
+    def __post_init__(self) -> None:
+        """Check ranges."""
+        for name in ("first_stage_k", "num_negatives", "batch_size", "max_length"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.epochs <= 0 or self.learning_rate <= 0:
+            raise ConfigError(
+                f"epochs and learning_rate must be > 0, got {self.epochs}, {self.learning_rate}"
+            )
+
+
+@dataclass
+class RerankerResult:
+    """What :func:`train_reranker` produced: the model folder, the metrics and the report paths."""
+
+    model_path: Path
+    output_dir: Path
+    metrics: dict[str, dict[str, float]]
+    meta: dict[str, Any]
+
+
+def labelled_pairs(train: Dataset) -> Dataset:
+    """Turn training rows into (query, passage, label) rows for binary cross-entropy.
+
+    Retrieval rows give ``(anchor, positive, 1)`` once per distinct pair and ``(anchor, negative, 0)``
+    per negative column; scored rows keep their [0, 1] score as a soft label.
+    """
+    from datasets import Dataset
+
+    columns = train.column_names
+    if "score" in columns:
+        return Dataset.from_dict(
+            {"query": train["sentence1"], "passage": train["sentence2"], "label": train["score"]}
+        )
+    negatives = [c for c in columns if c == "negative" or c.startswith("negative_")]
+    seen: set[tuple[str, str]] = set()
+    rows: dict[str, list[Any]] = {"query": [], "passage": [], "label": []}
+    for row in train:
+        for col, label in [("positive", 1.0)] + [(c, 0.0) for c in negatives]:
+            pair = (row["anchor"], row[col])
+            if pair[1] and pair not in seen:
+                seen.add(pair)
+                rows["query"].append(pair[0])
+                rows["passage"].append(pair[1])
+                rows["label"].append(label)
+    return Dataset.from_dict(rows)
+
+
+def first_stage_samples(ir: IRSet, model_name: str, k: int, batch_size: int = 64) -> list[dict[str, Any]]:
+    """Exact dense top ``k`` per query as reranking samples ``{query, positive, documents}``."""
+    from sentence_transformers import SentenceTransformer, util
+
+    from mrlkit.models.resolve import resolve_model
+
+    model = SentenceTransformer(resolve_model(model_name))
+    doc_ids = list(ir.corpus)
+    docs = model.encode([ir.corpus[d] for d in doc_ids], batch_size=batch_size, convert_to_tensor=True)
+    qids = [q for q in ir.relevant if q in ir.queries]
+    queries = model.encode([ir.queries[q] for q in qids], batch_size=batch_size, convert_to_tensor=True)
+    hits = util.semantic_search(queries, docs, top_k=min(k, len(doc_ids)))
+    samples = []
+    for qid, query_hits in zip(qids, hits, strict=True):
+        positives = [ir.corpus[d] for d in ir.relevant[qid] if d in ir.corpus]
+        documents = [ir.corpus[doc_ids[h["corpus_id"]]] for h in query_hits]
+        samples.append({"query": ir.queries[qid], "positive": positives, "documents": documents})
+    return samples
+
+
+def rerank_metrics(model: CrossEncoder, samples: list[dict[str, Any]], batch_size: int) -> dict[str, float]:
+    """nDCG@10 / MRR@10 / MAP of the first stage (``base_*``) and after reranking with ``model``."""
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+
+    evaluator = CrossEncoderRerankingEvaluator(
+        samples, at_k=10, always_rerank_positives=False, batch_size=batch_size, show_progress_bar=False
+    )
+    return {key.split("_", 1)[-1] if "_" in key else key: float(v) for key, v in evaluator(model).items()}
+
+
+def _load_cross_encoder(name: str, max_length: int) -> CrossEncoder:
+    from sentence_transformers import CrossEncoder
+
+    from mrlkit.models.resolve import resolve_model
+
+    return CrossEncoder(resolve_model(name), num_labels=1, max_length=max_length)
+
+
+def _training_rows(cfg: RerankerConfig, data: TrainingData) -> tuple[Dataset, dict[str, Any]]:
+    from mrlkit.data.types import DataKind
+
+    info: dict[str, Any] = {"negatives": "from the data"}
+    columns = data.train.column_names
+    if data.kind is not DataKind.SCORED and not any(c.startswith("negative") for c in columns):
+        from sentence_transformers import SentenceTransformer
+
+        from mrlkit.data.mining import mine_negatives
+        from mrlkit.models.resolve import resolve_model
+
+        miner = SentenceTransformer(resolve_model(cfg.first_stage_model))
+        rows = len(data.train)
+        data = mine_negatives(
+            data,
+            miner,
+            num_negatives=cfg.num_negatives,
+            range_min=0,
+            range_max=50,
+            relative_margin=cfg.mining_margin or None,
+        )
+        info = {
+            "negatives": "mined (mine_hard_negatives)",
+            "pairs": rows,
+            "rows_after_mining": len(data.train),
+        }
+    pairs = labelled_pairs(data.train)
+    if len(pairs) == 0:
+        raise DataError("no training pairs left after mining negatives", path=cfg.data, fix="Add more rows")
+    info["training_pairs"] = len(pairs)
+    info["positive_pairs"] = int(sum(1 for v in pairs["label"] if v >= 0.5))
+    return pairs, info
+
+
+def train_reranker(cfg: RerankerConfig) -> RerankerResult:
+    """Train a cross-encoder on ``cfg.data`` and write ``model/``, ``report.md`` and ``report.json``.
+
+    Raises:
+        ConfigError: No data, or an existing output folder without ``overwrite``.
+        DataError: Bad training data (see :func:`mrlkit.data.load_data`).
+    """
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from mrlkit.data import load_data
+    from mrlkit.data.types import IRSet
+    from mrlkit.training.finetune import machine_info
+
+    if not cfg.data:
+        raise ConfigError("no training data given; pass --data FILE_OR_BEIR_DIR")
+    out = Path(cfg.output_dir)
+    if (out / "model").exists() and not cfg.overwrite:
+        raise ConfigError(f"{out / 'model'} exists; pass --overwrite to replace it, or another --output-dir")
+    started = time.time()
+    data = load_data(cfg.data, seed=cfg.seed)
+    test = data.test if isinstance(data.test, IRSet) else None
+    pairs, info = _training_rows(cfg, data)
+    model = _load_cross_encoder(cfg.model, cfg.max_length)
+    samples = first_stage_samples(test, cfg.first_stage_model, cfg.first_stage_k) if test else []
+    base = rerank_metrics(model, samples, cfg.batch_size) if samples else {}
+    out.mkdir(parents=True, exist_ok=True)
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.seed,
+        save_strategy="no",
+        logging_steps=10,
+        logging_first_step=True,
+        report_to="none",
+        dataloader_pin_memory=False,
+    )
+    trainer = CrossEncoderTrainer(
+        model=model, args=args, train_dataset=pairs, loss=BinaryCrossEntropyLoss(model)
+    )
+    train_output = trainer.train()
+    tuned = rerank_metrics(model, samples, cfg.batch_size) if samples else {}
+    model_path = _save_atomic(model, out / "model")
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    metrics = _metrics_table(base, tuned)
+    meta = {
+        "config": asdict(cfg),
+        "data": {"source": data.source, "kind": data.kind.value, **info},
+        "test_queries": len(samples),
+        "train_loss": float(train_output.training_loss),
+        "steps": int(train_output.global_step),
+        "seconds": round(time.time() - started, 1),
+        "machine": machine_info(),
+    }
+    _write_reports(out, metrics, meta)
+    return RerankerResult(model_path, out, metrics, meta)
+
+
+def _metrics_table(base: dict[str, float], tuned: dict[str, float]) -> dict[str, dict[str, float]]:
+    if not base:
+        return {}
+    names = [m for m in ("ndcg@10", "mrr@10", "map") if m in tuned]
+    return {
+        "first_stage": {m: base[f"base_{m}"] if f"base_{m}" in base else base[m] for m in names},
+        "base_reranker": {m: base[m] for m in names},
+        "tuned_reranker": {m: tuned[m] for m in names},
+    }
+
+
+def _save_atomic(model: CrossEncoder, target: Path) -> Path:
+    tmp = target.with_name(f".tmp-{target.name}-{uuid.uuid4().hex[:8]}")
+    model.save_pretrained(str(tmp))
+    old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _write_reports(out: Path, metrics: dict[str, dict[str, float]], meta: dict[str, Any]) -> None:
+    from mrlkit.search.storage import write_json_atomic
+
+    write_json_atomic(out / "report.json", {"metrics": metrics, "meta": meta})
+    lines = ["# Reranker report", ""]
+    if metrics:
+        k = meta["config"]["first_stage_k"]
+        lines += [
+            f"Rerank of the first-stage top {k} (exact search with {meta['config']['first_stage_model']}) "
+            f"on {meta['test_queries']} test queries.",
+            "",
+            "| ranking | nDCG@10 | MRR@10 | MAP |",
+            "|---|---|---|---|",
+        ]
+        for name, row in metrics.items():
+            lines.append(f"| {name} | {row['ndcg@10']:.4f} | {row['mrr@10']:.4f} | {row['map']:.4f} |")
+    else:
+        lines.append("No retrieval test set in the data (scored pairs): no reranking metrics.")
+    lines += ["", "```json", json.dumps(meta, indent=1, default=str), "```", ""]
+    tmp = out / f"report.md.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, out / "report.md")
