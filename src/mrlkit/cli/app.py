@@ -13,16 +13,14 @@ import typer
 from rich.console import Console
 
 from mrlkit.cli.options import with_config_options
-from mrlkit.cli.recipes import recipes_app
 from mrlkit.errors import MissingExtraError, MrlkitError
 
 if TYPE_CHECKING:
     from mrlkit.training.finetune import FinetuneResult
 
-app = typer.Typer(no_args_is_help=True, add_completion=True, help="Matryoshka fine-tuning and evaluation.")
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Matryoshka fine-tuning and evaluation.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect training data.")
 app.add_typer(data_app, name="data")
-app.add_typer(recipes_app, name="recipes")
 console = Console()
 
 
@@ -50,53 +48,29 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()  # weight-loading bars; training bars stay
 
 
-def _print_data(lines: list[str]) -> None:
-    """The run-time data summary: what was read, dropped, held out, mined, truncated and trains."""
-    console.print("[bold]data[/bold] " + "\n     ".join(lines), highlight=False)
-
-
 def _print_base(metrics: dict[int, dict[str, float]]) -> None:
     main = "ndcg@10" if "ndcg@10" in next(iter(metrics.values()), {}) else "spearman"
     cells = "  ".join(f"{d}: {m[main]:.4f}" for d, m in metrics.items())
     console.print(f"[bold]base model[/bold] {main} per dim — {cells}")
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from mrlkit import __version__
-
-        typer.echo(f"mrlkit {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """Matryoshka fine-tuning and evaluation."""
-
-
-def _run_finetune(config: Path | None = None, recipe: str | None = None, **overrides: Any) -> None:  # noqa: ANN401
+def _run_finetune(config: Path | None = None, **overrides: Any) -> None:  # noqa: ANN401
     from mrlkit.config import FinetuneConfig
     from mrlkit.training import finetune
 
     _quiet_libraries()
     with _user_errors():
-        cfg = FinetuneConfig.load(config, recipe=recipe, **overrides)
+        cfg = FinetuneConfig.load(config, **overrides)
         if not cfg.data:
             raise MrlkitError("no training data given; pass --data FILE_OR_BEIR_DIR (or data: in --config)")
-        result = finetune(cfg, on_base_done=_print_base, on_data_ready=_print_data)
+        result = finetune(cfg, on_base_done=_print_base)
     _print_result(result)
 
 
 finetune_command = with_config_options(_run_finetune)
-app.command(
-    "finetune",
-    help="Fine-tune a model with Matryoshka loss and report every dim, base vs tuned.",
-    epilog="Every option explained, with the benchmarks behind it: docs/finetuning-options.md",
-)(finetune_command)
+app.command("finetune", help="Fine-tune a model with Matryoshka loss and report every dim, base vs tuned.")(
+    finetune_command
+)
 
 
 @app.command("quickstart")
@@ -114,7 +88,7 @@ def quickstart_command(
         f"Fine-tuning sentence-transformers/all-MiniLM-L6-v2 on {SAMPLE_DIR.name} (SciFact excerpt)"
     )
     with _user_errors():
-        result = quickstart(output_dir, on_base_done=_print_base, on_data_ready=_print_data, epochs=epochs)
+        result = quickstart(output_dir, on_base_done=_print_base, epochs=epochs)
     _print_result(result)
     console.print(f"load it: SentenceTransformer('{result.model_path}', truncate_dim=64)")
 
@@ -163,10 +137,6 @@ def data_check_command(
         str | None, typer.Option(help="Force a layout: pairs, triplets, scored, query-pos-neg, beir.")
     ] = None,
     score_range: Annotated[str | None, typer.Option(help="Score range LO,HI mapped to [0, 1].")] = None,
-    eval_fraction: Annotated[float, typer.Option(help="Share of anchors held out as dev.")] = 0.1,
-    test_fraction: Annotated[
-        float, typer.Option(help="Share of anchors held out as test (0: the report would score dev).")
-    ] = 0.1,
 ) -> None:
     """Load training data as finetune would and show what was found."""
     from mrlkit.config import parse_value
@@ -175,14 +145,7 @@ def data_check_command(
     with _user_errors():
         mapping = parse_value("columns", columns, dict[str, str]) if columns else None
         lo_hi = parse_value("score_range", score_range, list[float]) if score_range else [0.0, 1.0]
-        data = load_data(
-            path,
-            kind=kind,
-            columns=mapping,
-            score_range=(lo_hi[0], lo_hi[1]),
-            eval_fraction=eval_fraction,
-            test_fraction=test_fraction,
-        )
+        data = load_data(path, kind=kind, columns=mapping, score_range=(lo_hi[0], lo_hi[1]))
     console.print(describe(data))
 
 
