@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,10 +49,14 @@ REBUILD = "rebuild it with: mrlkit index build CORPUS INDEX --overwrite"
 DELAY_ENV = "MRLKIT_SEARCH_WRITE_DELAY"  # test hook: seconds to sleep at each write step
 
 
-def checkpoint() -> None:
-    """Sleep ``$MRLKIT_SEARCH_WRITE_DELAY`` seconds (tests kill a writer in these windows)."""
+def checkpoint(stage: str) -> None:
+    """Test hook: with ``$MRLKIT_SEARCH_WRITE_DELAY`` set, name the stage on stderr and sleep that long.
+
+    The atomicity tests SIGKILL a writer as soon as it reports a stage, i.e. inside that window.
+    """
     delay = os.environ.get(DELAY_ENV)
     if delay:
+        print(f"mrlkit-checkpoint {stage}", file=sys.stderr, flush=True)
         time.sleep(float(delay))
 
 
@@ -87,9 +92,10 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, handle, indent=1)
         handle.flush()
         os.fsync(handle.fileno())
-    checkpoint()
+    checkpoint("manifest-written")
     os.replace(tmp, path)
     fsync_path(path.parent)
+    checkpoint("manifest-replaced")
 
 
 @dataclass
@@ -113,6 +119,7 @@ class Manifest:
     segments: list[Segment] = field(default_factory=list)
     tombstones: dict[str, list[int]] = field(default_factory=dict)
     tuned: dict[str, Any] | None = None
+    components: dict[str, Any] = field(default_factory=dict)  # extra parts: bm25, fusion weights
     similarity: str = "cosine"
     format_version: int = FORMAT_VERSION
     created: str = ""
@@ -231,7 +238,7 @@ class SegmentWriter:
         self.ids.extend(ids)
         if self.texts is not None:
             self.texts.extend(texts)
-        checkpoint()
+        checkpoint("segment-chunk")
 
     def finish(self) -> Segment:
         """Flush, fsync, checksum and rename the folder to its final name; return its manifest entry."""
@@ -247,10 +254,11 @@ class SegmentWriter:
         for path in sorted(self.folder.iterdir()):
             fsync_path(path)
             files[path.name] = {"size": path.stat().st_size, "checksum": file_checksum(path)}
-        checkpoint()
+        checkpoint("segment-sealed")
         final = self.folder.parent / self.name
         os.replace(self.folder, final)
         fsync_path(final.parent)
+        checkpoint("segment-renamed")
         return Segment(self.name, self.rows, files)
 
     def abort(self) -> None:

@@ -7,6 +7,7 @@ int64 start offsets.
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,8 +37,6 @@ class StringWriter:
     def close(self) -> list[Path]:
         """Flush both files to disk and return their paths."""
         self._handle.flush()
-        import os
-
         os.fsync(self._handle.fileno())
         self._handle.close()
         np.save(self.offsets_path, np.frombuffer(self._offsets, dtype=np.int64))
