@@ -66,18 +66,10 @@ def evaluate(
 
 
 def quickstart_config(output_dir: str | Path = "mrlkit-quickstart", **overrides: Any) -> FinetuneConfig:  # noqa: ANN401
-    """The quickstart's settings: the default model on the shipped SciFact excerpt, sized for a CPU."""
-    settings: dict[str, Any] = {
-        "data": str(SAMPLE_DIR),
-        "output_dir": str(output_dir),
-        "epochs": 2,
-        "batch_size": 16,
-        "learning_rate": 3e-5,
-        "max_seq_length": 256,
-        "eval_fraction": 0.1,
-    }
+    """The quickstart's settings: the ``fast-cpu`` recipe on the shipped SciFact excerpt."""
+    settings: dict[str, Any] = {"data": str(SAMPLE_DIR), "output_dir": str(output_dir)}
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    return FinetuneConfig.load(None, **settings)
+    return FinetuneConfig.load(None, recipe="fast-cpu", **settings)
 
 
 def quickstart(

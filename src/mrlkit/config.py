@@ -70,165 +70,194 @@ class Activation(str, Enum):
     TANH = "tanh"  # as BERT's pooler and PaddleNLP's semantic-index head
 
 
-def _help(text: str, **kwargs: Any) -> Any:  # noqa: ANN401
-    return field(metadata={"help": text}, **kwargs)
+class ReportTo(str, Enum):
+    """Experiment tracker the trainer also logs to (the console line and metrics.jsonl are always written)."""
+
+    NONE = "none"
+    TENSORBOARD = "tensorboard"  # pip install "mrlkit[tensorboard]"
+    WANDB = "wandb"  # pip install wandb
+
+
+class Activation(str, Enum):
+    """Activation of the ``output_dim`` projection head."""
+
+    IDENTITY = "identity"  # a plain linear map
+    TANH = "tanh"  # as BERT's pooler and PaddleNLP's semantic-index head
+
+
+class Panel(str, Enum):
+    """The group a setting is listed under in ``mrlkit finetune --help``."""
+
+    DATA = "Data"
+    MODEL = "Model and dims"
+    TRAINING = "Training"
+    ADAPTOR = "Adaptor and rotation"
+    EVALUATION = "Evaluation"
+    OUTPUT = "Output"
+
+
+def _help(text: str, panel: Panel | None = None, **kwargs: Any) -> Any:  # noqa: ANN401
+    """A field with its one-line CLI help and help panel; explanations: docs/finetuning-options.md."""
+    return field(metadata={"help": text, "panel": panel}, **kwargs)
 
 
 @dataclass
 class FinetuneConfig:
-    """Settings for one fine-tuning run. Field help texts are shown by ``mrlkit finetune --help``."""
+    """Settings for one fine-tuning run.
 
-    data: str = _help("Training data: a JSONL/CSV/TSV/Parquet file or a BEIR folder.", default="")
-    model: str = _help("Base model: a hub id or a local directory.", default=DEFAULT_MODEL)
-    output_dir: str = _help("Where the model, checkpoints and report are written.", default="mrlkit-output")
-    kind: DataKind | None = _help("Data layout; detected from the columns when unset.", default=None)
+    ``mrlkit finetune --help`` shows each field's one-line help, grouped by panel;
+    docs/finetuning-options.md explains each field and the benchmarks behind it.
+    """
+
+    data: str = _help("Training data: a JSONL/CSV/TSV/Parquet file or a BEIR folder.", Panel.DATA, default="")
+    model: str = _help("Base model: a hub id or a local directory.", Panel.MODEL, default=DEFAULT_MODEL)
+    output_dir: str = _help(
+        "Where the model, checkpoints, report and metrics.jsonl go.", Panel.OUTPUT, default="mrlkit-output"
+    )
+    kind: DataKind | None = _help(
+        "Data layout (default: detected from the columns).", Panel.DATA, default=None
+    )
     columns: dict[str, str] = _help(
-        "Column mapping, canonical name -> your column, e.g. {anchor: question}.", default_factory=dict
+        "Column mapping, canonical=yours, e.g. anchor=question.", Panel.DATA, default_factory=dict
     )
     dims: list[int] | None = _help(
-        "Matryoshka dims, descending. Default: the model dim, then powers of two down to 32.", default=None
+        "Matryoshka dims, descending (default: model dim, then powers of 2 to 32).", Panel.MODEL, default=None
     )
-    loss: LossKind = _help("Base loss: auto, mnrl, cached-mnrl or cosent.", default=LossKind.AUTO)
+    loss: LossKind = _help(
+        "Base loss (auto: cosent for scored pairs, else mnrl).", Panel.TRAINING, default=LossKind.AUTO
+    )
     matryoshka: MatryoshkaMode = _help(
-        "1d (MatryoshkaLoss), 2d (Matryoshka2dLoss) or none.", default=MatryoshkaMode.MRL
+        "Loss over dims (1d), dims and layers (2d), or full dim only (none).",
+        Panel.MODEL,
+        default=MatryoshkaMode.MRL,
     )
-    matryoshka_weights: list[float] | None = _help("Loss weight per dim (default: all 1).", default=None)
+    matryoshka_weights: list[float] | None = _help(
+        "Loss weight per dim (default: all 1).", Panel.MODEL, default=None
+    )
     output_dim: int | None = _help(
         "Add a trainable projection to N dims after pooling (dims default: N, then powers of 2 to 32).",
+        Panel.MODEL,
         default=None,
     )
     output_activation: Activation = _help(
-        "Activation of the output_dim projection.", default=Activation.IDENTITY
+        "Activation of the output_dim projection.", Panel.MODEL, default=Activation.IDENTITY
     )
-    margin: float = _help("Cosine margin off each positive pair in mnrl (PaddleNLP: 0.2; 0: off).", default=0.0)
-    scale: float = _help("Similarity scale of the loss, 1/temperature (PaddleNLP: 30).", default=20.0)
+    margin: float = _help(
+        "Cosine margin off each positive pair in mnrl (PaddleNLP: 0.2; 0: off).", Panel.TRAINING, default=0.0
+    )
+    scale: float = _help(
+        "Similarity scale of the loss, 1/temperature (PaddleNLP: 30).", Panel.TRAINING, default=20.0
+    )
     similarity_distill_weight: float = _help(
-        "Weight of a similarity distillation across dims: at each truncated dim, the mean absolute gap "
-        "between its in-batch cosine similarities and the full dim's (held fixed), times that dim's "
-        "Matryoshka weight, is added to the loss (the Matryoshka-Adaptor's pairwise loss, applied while the "
-        "encoder trains; needs matryoshka: 1d and mnrl or cosent). On STSb it did not help the encoder; "
-        "on the adaptor it did (adaptor_distill_weight). 0: off.",
-        default=0.0,
+        "Weight of similarity distillation across dims (0: off).", Panel.TRAINING, default=0.0
     )
-    mini_batch_size: int = _help("Mini-batch size of cached-mnrl (memory use, not the result).", default=16)
+    mini_batch_size: int = _help(
+        "Mini-batch of cached-mnrl (memory use, not the result).", Panel.TRAINING, default=16
+    )
     epochs: float = _help(
-        "Training epochs of the encoder (0 with an adaptor: train only the adaptor, on the frozen model).",
-        default=1.0,
+        "Encoder epochs (0 with an adaptor: train only the adaptor).", Panel.TRAINING, default=1.0
     )
-    batch_size: int = _help("Training batch size: the number of in-batch negatives + 1.", default=32)
-    learning_rate: float = _help("Peak learning rate.", default=2e-5)
-    warmup_ratio: float = _help("Fraction of steps for linear warm-up.", default=0.1)
-    scheduler: str = _help("Learning-rate schedule after warm-up (transformers name).", default="cosine")
-    weight_decay: float = _help("AdamW weight decay.", default=0.01)
-    gradient_accumulation_steps: int = _help("Optimizer step every N batches.", default=1)
-    seed: int = _help("Random seed for the split, shuffling and initialisation.", default=42)
+    batch_size: int = _help("Training batch size (in-batch negatives + 1).", Panel.TRAINING, default=32)
+    learning_rate: float = _help("Peak learning rate.", Panel.TRAINING, default=2e-5)
+    warmup_ratio: float = _help("Fraction of steps for linear warm-up.", Panel.TRAINING, default=0.1)
+    scheduler: str = _help(
+        "Learning-rate schedule after warm-up (transformers name).", Panel.TRAINING, default="cosine"
+    )
+    weight_decay: float = _help("AdamW weight decay.", Panel.TRAINING, default=0.01)
+    gradient_accumulation_steps: int = _help("Optimizer step every N batches.", Panel.TRAINING, default=1)
+    seed: int = _help("Random seed of the split, shuffling and initialisation.", Panel.TRAINING, default=42)
     max_seq_length: int | None = _help(
-        "Truncate inputs to this many tokens (default: the model's).", default=None
+        "Truncate inputs to N tokens (default: the model's).", Panel.MODEL, default=None
     )
     test_data: str | None = _help(
-        "File or BEIR folder for the final report (default: the data's test qrels or held-out split).",
-        default=None,
+        "File or BEIR folder for the final report (default: test split).", Panel.EVALUATION, default=None
     )
     eval_data: str | None = _help(
-        "File or BEIR folder scored every epoch to pick the best checkpoint (default: the data's dev "
-        "qrels or a held-out share of it); given one, every training row is trained on.",
-        default=None,
+        "File or BEIR folder scored each epoch (default: dev split).", Panel.EVALUATION, default=None
     )
     eval_every_epoch: bool = _help(
-        "Score the dev set every epoch (needed to keep the best checkpoint).", default=True
+        "Score the dev set every epoch (keeps the best checkpoint).", Panel.EVALUATION, default=True
     )
     eval_fraction: float = _help(
-        "Share of anchors held out for evaluation when there is no dev set.", default=0.1
+        "Share of anchors held out as dev when there is no dev set.", Panel.EVALUATION, default=0.1
     )
-    dedupe: bool = _help("Drop exact duplicate rows.", default=True)
+    dedupe: bool = _help("Drop exact duplicate rows.", Panel.DATA, default=True)
     score_range: list[float] = _help(
-        "Range of the scores in scored pairs, mapped to [0, 1].", default_factory=lambda: [0.0, 1.0]
+        "Range LO,HI of scored pairs' scores, mapped to [0, 1].",
+        Panel.DATA,
+        default_factory=lambda: [0.0, 1.0],
     )
     hard_negatives: int = _help(
-        "Mine this many hard negatives per pair with the base model (0: off).", default=0
+        "Hard negatives mined per pair with the base model (0: off).", Panel.DATA, default=0
     )
     hard_negatives_range: list[int] = _help(
-        "Ranks MIN,MAX of the base model's candidates to mine from (skip the top MIN: likely unlabelled "
-        "positives).",
-        default_factory=lambda: [10, 50],
+        "Candidate ranks MIN,MAX to mine negatives from.", Panel.DATA, default_factory=lambda: [10, 50]
     )
     hard_negatives_margin: float = _help(
-        "A mined negative scores at least this fraction below its positive (0: only not above it).",
-        default=0.05,
+        "A mined negative scores at least this fraction below its positive.", Panel.DATA, default=0.05
     )
     hard_negatives_layout: NegativeLayout = _help(
-        "triplet: one row per mined negative (k negatives make k rows); n-tuple: one row per pair holding "
-        "all k negatives, so each step sees every negative of its queries and the step count stays put.",
+        "A row per mined negative, or one row holding all of them.",
+        Panel.DATA,
         default=NegativeLayout.TRIPLET,
     )
     rotate: Rotation = _help(
-        "pca: rotate the base model's embeddings onto the principal axes of the training texts before "
-        "training (an orthogonal Dense layer: full-dim similarities are unchanged, truncated dims start "
-        "better); identity: the same trainable layer starting as the identity (on STSb it did worse than "
-        "pca, see benchmarks/README.md); none: train the model as it is.",
+        "Rotate the embeddings before training (pca: principal axes first).",
+        Panel.ADAPTOR,
         default=Rotation.NONE,
     )
-    rotate_samples: int = _help("Training texts encoded to fit the rotation (at most).", default=4096)
+    rotate_samples: int = _help(
+        "Training texts encoded to fit the rotation (at most).", Panel.ADAPTOR, default=4096
+    )
     rotate_learning_rate: float | None = _help(
-        "Learning rate of the rotation layer (default: learning_rate). One square matrix, it learns well "
-        "at a far higher rate, e.g. 1e-3.",
-        default=None,
+        "Learning rate of the rotation layer (default: learning_rate).", Panel.ADAPTOR, default=None
     )
     freeze_encoder: bool = _help(
-        "Train only the rotation layer (needs rotate: pca or identity): a linear Matryoshka adaptor on "
-        "the frozen model, with no backward pass through the transformer.",
-        default=False,
+        "Train only the rotation layer (needs rotate).", Panel.ADAPTOR, default=False
     )
     adaptor: Adaptor = _help(
-        "After fine-tuning, encode the training and dev texts once and train one square layer on those "
-        "frozen vectors with the same Matryoshka loss (seconds per epoch on a CPU), keeping the epoch "
-        "with the best score on the whole dev set (eval_corpus_size does not apply), then fold it into "
-        "the saved model. orthogonal: a rotation, so full-dim "
-        "scores are unchanged and only truncated dims improve; linear: any matrix, every dim may change; "
-        "none: off. See benchmarks/README.md, benchmark 1.",
-        default=Adaptor.NONE,
+        "Square layer trained after fine-tuning on frozen embeddings.", Panel.ADAPTOR, default=Adaptor.NONE
     )
-    adaptor_epochs: int = _help("Epochs of the adaptor (its dev score picks the best).", default=20)
-    adaptor_learning_rate: float = _help("Learning rate of the adaptor.", default=1e-3)
+    adaptor_epochs: int = _help("Adaptor epochs (its dev score picks the best).", Panel.ADAPTOR, default=20)
+    adaptor_learning_rate: float = _help("Learning rate of the adaptor.", Panel.ADAPTOR, default=1e-3)
     adaptor_distill_weight: float = _help(
-        "similarity_distill_weight for the adaptor alone: with adaptor: orthogonal the full-dim "
-        "similarities are fixed, so the term only teaches the truncated dims to reproduce them (the "
-        "Matryoshka-Adaptor's pairwise loss next to the supervised one). 20 lifted STSb's 32-dim Spearman "
-        "but lowered SciFact's nDCG@10 (benchmarks/README.md, 1a and 3): compare dev scores. 0: off.",
-        default=0.0,
+        "Similarity distillation weight of the adaptor (0: off).", Panel.ADAPTOR, default=0.0
     )
     eval_corpus_size: int | None = _help(
-        "Cap on the dev corpus scored every epoch: every relevant doc plus a seeded sample of the rest "
-        "(faster epochs on big corpora). The final report always uses the full test corpus.",
-        default=None,
+        "Cap on the dev corpus scored each epoch (the report uses all).", Panel.EVALUATION, default=None
     )
-    max_train_rows: int | None = _help("Use at most this many training rows (after shuffling).", default=None)
+    max_train_rows: int | None = _help(
+        "Use at most N training rows (after shuffling).", Panel.DATA, default=None
+    )
     best_dim: int | None = _help(
-        "Dim whose metric picks the best checkpoint (default: 128 if trained).", default=None
+        "Dim whose metric picks the best checkpoint (default: 128).", Panel.EVALUATION, default=None
     )
     best_metric: str | None = _help(
-        "Metric that picks the best checkpoint (default: ndcg@10, or spearman for scored pairs).",
+        "Metric that picks the best checkpoint (default: ndcg@10 or spearman).",
+        Panel.EVALUATION,
         default=None,
     )
-    load_best_model: bool = _help("Keep the best epoch's checkpoint rather than the last.", default=True)
-    eval_batch_size: int = _help("Batch size for encoding during evaluation.", default=64)
-    evaluate_base: bool = _help("Also evaluate the base model for the base-vs-tuned report.", default=True)
-    precision: Precision = _help("auto, fp32, bf16 or fp16.", default=Precision.AUTO)
-    save_total_limit: int = _help("Checkpoints kept on disk.", default=2)
-    logging_steps: int = _help("Log the loss every N steps.", default=10)
-    resume: bool = _help("Resume from the last checkpoint in output_dir.", default=False)
+    load_best_model: bool = _help(
+        "Keep the best epoch's checkpoint rather than the last.", Panel.EVALUATION, default=True
+    )
+    eval_batch_size: int = _help("Batch size for encoding during evaluation.", Panel.EVALUATION, default=64)
+    evaluate_base: bool = _help(
+        "Also evaluate the base model (base-vs-tuned report).", Panel.EVALUATION, default=True
+    )
+    precision: Precision = _help(
+        "Precision (auto: bf16 on a capable GPU, else fp32).", Panel.TRAINING, default=Precision.AUTO
+    )
+    save_total_limit: int = _help("Checkpoints kept on disk.", Panel.OUTPUT, default=2)
+    logging_steps: int = _help("Log the loss every N steps.", Panel.OUTPUT, default=10)
+    report_to: ReportTo = _help(
+        "Also log to tensorboard or wandb (installed separately).", Panel.OUTPUT, default="none"
+    )
+    resume: bool = _help("Resume from the last checkpoint in output_dir.", Panel.TRAINING, default=False)
     cpu_kernels: bool = _help(
-        "CPU training: draw dropout masks with a cheaper generator and recompute attention dropout in "
-        "backward (same dropout rates; about 10% faster and 10% less peak memory for MiniLM, see "
-        "benchmarks/README.md, benchmark 2). Off: PyTorch's own dropout, bit for bit. No effect on a GPU.",
-        default=True,
+        "CPU only: mrlkit's dropout kernels instead of PyTorch's.", Panel.TRAINING, default=True
     )
     mmap_threshold_mb: int = _help(
-        "Linux/glibc, CPU training: buffers of at least this many MB are unmapped as soon as they are "
-        "freed instead of staying in the heap, so peak memory does not grow with heap fragmentation. "
-        "8 cut the training peak by about 2% and 1 by about 17%, at 8% and 19% lower speed (see "
-        "benchmarks/README.md, benchmark 2). Process-wide from the start of training; 0: glibc's default.",
-        default=0,
+        "CPU, Linux: glibc mmap threshold in MB (0: glibc's default).", Panel.TRAINING, default=0
     )
 
     def __post_init__(self) -> None:
@@ -239,6 +268,7 @@ class FinetuneConfig:
         self.output_activation = _enum(Activation, self.output_activation, "output_activation")
         self.rotate = _enum(Rotation, self.rotate, "rotate")
         self.adaptor = _enum(Adaptor, self.adaptor, "adaptor")
+        self.report_to = _enum(ReportTo, self.report_to, "report_to")
         self.hard_negatives_layout = _enum(
             NegativeLayout, self.hard_negatives_layout, "hard_negatives_layout"
         )
@@ -311,22 +341,39 @@ class FinetuneConfig:
         return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
 
     @classmethod
-    def load(cls, yaml_path: str | Path | None = None, **overrides: Any) -> FinetuneConfig:  # noqa: ANN401
-        """Build a config from an optional YAML file, then explicit overrides (CLI flags).
+    def load(
+        cls,
+        yaml_path: str | Path | None = None,
+        *,
+        recipe: str | None = None,
+        **overrides: Any,  # noqa: ANN401
+    ) -> FinetuneConfig:
+        """Build a config from an optional recipe, then a YAML file, then explicit overrides (CLI flags).
 
-        Overrides whose value is ``None`` are ignored, so unset CLI flags keep the YAML or default value.
+        Each later source wins: recipe < YAML file < overrides. Overrides whose value is ``None`` are
+        ignored, so unset CLI flags keep the YAML, recipe or default value.
+
+        Args:
+            yaml_path: A YAML file of ``setting: value`` lines (``--config``).
+            recipe: The name of a shipped recipe (``mrlkit recipes`` lists them).
+            **overrides: Settings given as flags or keyword arguments.
 
         Raises:
-            ConfigError: On an unreadable YAML file, an unknown key or a bad value.
+            ConfigError: On an unknown recipe, an unreadable YAML file, an unknown key or a bad value.
         """
         values: dict[str, Any] = {}
+        if recipe is not None:
+            from mrlkit.recipes import recipe_values
+
+            values.update(recipe_values(recipe))
         if yaml_path is not None:
             values.update(_read_yaml(Path(yaml_path)))
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            where = f" in {yaml_path}" if yaml_path else ""
+            sources = ([f"recipe {recipe}"] if recipe else []) + ([str(yaml_path)] if yaml_path else [])
+            where = f" in {' or '.join(sources)}" if sources else ""
             raise ConfigError(f"unknown setting(s) {unknown}{where}; valid settings: {sorted(known)}")
         hints = typing.get_type_hints(cls)
         coerced = {k: parse_value(k, v, hints[k]) for k, v in values.items()}

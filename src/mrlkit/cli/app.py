@@ -13,14 +13,16 @@ import typer
 from rich.console import Console
 
 from mrlkit.cli.options import with_config_options
+from mrlkit.cli.recipes import recipes_app
 from mrlkit.errors import MissingExtraError, MrlkitError
 
 if TYPE_CHECKING:
     from mrlkit.training.finetune import FinetuneResult
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Matryoshka fine-tuning and evaluation.")
+app = typer.Typer(no_args_is_help=True, add_completion=True, help="Matryoshka fine-tuning and evaluation.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect training data.")
 app.add_typer(data_app, name="data")
+app.add_typer(recipes_app, name="recipes")
 console = Console()
 
 
@@ -54,13 +56,30 @@ def _print_base(metrics: dict[int, dict[str, float]]) -> None:
     console.print(f"[bold]base model[/bold] {main} per dim — {cells}")
 
 
-def _run_finetune(config: Path | None = None, **overrides: Any) -> None:  # noqa: ANN401
+def _print_version(value: bool) -> None:
+    if value:
+        from mrlkit import __version__
+
+        typer.echo(f"mrlkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Matryoshka fine-tuning and evaluation."""
+
+
+def _run_finetune(config: Path | None = None, recipe: str | None = None, **overrides: Any) -> None:  # noqa: ANN401
     from mrlkit.config import FinetuneConfig
     from mrlkit.training import finetune
 
     _quiet_libraries()
     with _user_errors():
-        cfg = FinetuneConfig.load(config, **overrides)
+        cfg = FinetuneConfig.load(config, recipe=recipe, **overrides)
         if not cfg.data:
             raise MrlkitError("no training data given; pass --data FILE_OR_BEIR_DIR (or data: in --config)")
         result = finetune(cfg, on_base_done=_print_base)
@@ -68,9 +87,11 @@ def _run_finetune(config: Path | None = None, **overrides: Any) -> None:  # noqa
 
 
 finetune_command = with_config_options(_run_finetune)
-app.command("finetune", help="Fine-tune a model with Matryoshka loss and report every dim, base vs tuned.")(
-    finetune_command
-)
+app.command(
+    "finetune",
+    help="Fine-tune a model with Matryoshka loss and report every dim, base vs tuned.",
+    epilog="Every option explained, with the benchmarks behind it: docs/finetuning-options.md",
+)(finetune_command)
 
 
 @app.command("quickstart")

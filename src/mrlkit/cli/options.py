@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from mrlkit.config import FinetuneConfig
+from mrlkit.config import FinetuneConfig, Panel
 
 
 def _cli_type(hint: Any) -> tuple[Any, str]:  # noqa: ANN401
@@ -38,20 +39,41 @@ def _cli_type(hint: Any) -> tuple[Any, str]:  # noqa: ANN401
     return str, ""
 
 
+def _shown(default: Any) -> str:  # noqa: ANN401
+    """`` [default: X]`` as a user would type X; nothing for an unset default (the help text says it)."""
+    if default is None or default in ("", {}, []):
+        return ""
+    if isinstance(default, Enum):
+        default = default.value
+    if isinstance(default, list):
+        default = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
+    return f" [default: {default}]"
+
+
 def config_parameters(skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
     """One keyword parameter per config field, typed for typer, defaulting to ``None``."""
     hints = typing.get_type_hints(FinetuneConfig)
     params = []
-    for f in dataclasses.fields(FinetuneConfig):
+    order = list(Panel)  # panels listed in the enum's order, fields in the dataclass's order within each
+    fields = sorted(
+        dataclasses.fields(FinetuneConfig),
+        key=lambda f: order.index(f.metadata["panel"]) if f.metadata.get("panel") else len(order),
+    )
+    for f in fields:
         if f.name in skip:
             continue
         cli_type, note = _cli_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if cli_type is bool else [flag]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
-        shown = default.value if isinstance(default, Enum) else default
+        shown = _shown(default)
+        panel = f.metadata.get("panel")
         option = typer.Option(
-            None, *decls, help=f"{f.metadata.get('help', '')}{note} [default: {shown}]", show_default=False
+            None,
+            *decls,
+            help=escape(f"{f.metadata.get('help', '')}{note}{shown}"),
+            show_default=False,
+            rich_help_panel=panel.value if panel is not None else None,
         )
         params.append(
             inspect.Parameter(
@@ -65,12 +87,21 @@ def config_parameters(skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
 
 
 def with_config_options(func: Callable[..., Any], skip: tuple[str, ...] = ()) -> Callable[..., Any]:
-    """Give ``func(config: Path | None, **overrides)`` a signature typer can read."""
+    """Give ``func(config: Path | None, recipe: str | None, **overrides)`` a signature typer can read."""
+    recipe_param = inspect.Parameter(
+        "recipe",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=typing.Optional[str],  # noqa: UP045
+        default=typer.Option(
+            None, "--recipe", "-r", help="Start from a named recipe (mrlkit recipes); --config and flags win."
+        ),
+    )
     config_param = inspect.Parameter(
         "config",
         inspect.Parameter.KEYWORD_ONLY,
         annotation=typing.Optional[Path],  # noqa: UP045
         default=typer.Option(None, "--config", "-c", help="YAML file with settings; flags override it."),
     )
-    func.__signature__ = inspect.Signature([config_param, *config_parameters(skip)])  # type: ignore[attr-defined]
+    params = [recipe_param, config_param, *config_parameters(skip)]
+    func.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return func
