@@ -42,12 +42,14 @@ class SearchMode(str, Enum):
     """How a query is answered.
 
     exact: full-dim brute force (the reference); funnel: shortlist scan, then full-dim rescore of the
-    top k' candidates; hnsw: HNSW graph over the shortlist, then the same rescore.
+    top k' candidates; hnsw: HNSW graph over the shortlist, then the same rescore; hybrid: dense and
+    BM25 result lists fused (needs the index's BM25 part, see :mod:`mrlkit.search.hybrid`).
     """
 
     EXACT = "exact"
     FUNNEL = "funnel"
     HNSW = "hnsw"
+    HYBRID = "hybrid"
 
 
 class HnswBackend(str, Enum):

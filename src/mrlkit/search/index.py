@@ -243,13 +243,21 @@ class Index:
         mode: SearchMode | str = SearchMode.FUNNEL,
         k_prime: int | None = None,
         ef: int | None = None,
+        fusion: str | None = None,
+        weights: Sequence[float] | None = None,
     ) -> list[list[Hit]]:
         """Encode ``queries`` with the index's model and return each one's top ``k`` hits.
 
         ``k`` larger than the number of live vectors is clamped to it; an empty batch returns ``[]``.
+        ``mode="hybrid"`` fuses dense and BM25 hits (``fusion``: rrf or dbsf, ``weights``: dense, bm25;
+        default: the tuned ones, see :func:`mrlkit.search.hybrid.hybrid_search`).
         """
         if isinstance(queries, str):
             queries = [queries]
+        if _mode(mode) is SearchMode.HYBRID:
+            from mrlkit.search.hybrid import hybrid_search
+
+            return hybrid_search(self, list(queries), k, fusion, weights, k_prime=k_prime, ef=ef)
         if not queries:
             return []
         vectors = self.encoder.encode(list(queries), batch_size=self.config.batch_size, query=True)
@@ -278,6 +286,8 @@ class Index:
             DataError: Query vectors of the wrong shape.
         """
         mode = _mode(mode)
+        if mode is SearchMode.HYBRID:
+            raise ConfigError("mode hybrid needs query texts (for BM25): use search(), not search_vectors()")
         queries = self._check_queries(queries)
         k = self._check_k(k)
         if len(queries) == 0:
