@@ -120,7 +120,6 @@ class Manifest:
     tombstones: dict[str, list[int]] = field(default_factory=dict)
     tuned: dict[str, Any] | None = None
     components: dict[str, Any] = field(default_factory=dict)  # extra parts: bm25, fusion weights
-    components: dict[str, Any] = field(default_factory=dict)  # extra parts: bm25, fusion weights
     similarity: str = "cosine"
     format_version: int = FORMAT_VERSION
     created: str = ""
