@@ -118,7 +118,7 @@ def test_eval_data_picks_the_checkpoint_and_every_row_trains(tiny_model_path, tm
 
 
 @pytest.mark.parametrize("loss", ["cached-mnrl", "mnrl"])
-def test_triplets_and_cached_loss_and_2d(tiny_model_path, tmp_path, loss):
+def test_triplets_and_cached_loss_and_2d(tiny_model_path, tmp_path, loss, monkeypatch):
     cfg = _config(
         tiny_model_path,
         tmp_path,
@@ -127,9 +127,36 @@ def test_triplets_and_cached_loss_and_2d(tiny_model_path, tmp_path, loss):
         mini_batch_size=2,
         matryoshka="2d" if loss == "mnrl" else "1d",
         epochs=1,
+        warmup_ratio=0.0,  # 5 rows make one step; warm-up would give it learning rate 0 and train nothing
     )
+    ft = importlib.import_module("mrlkit.training.finetune")
+    losses_used = []
+    real_trainer = ft.SentenceTransformerTrainer
+
+    def spy(*args, **kwargs):
+        losses_used.append(kwargs["loss"])
+        return real_trainer(*args, **kwargs)
+
+    monkeypatch.setattr(ft, "SentenceTransformerTrainer", spy)
     result = finetune(cfg)
-    assert result.report.tuned[64]["ndcg@10"] >= 0.0
+    meta = result.report.meta
+    assert meta["loss"] == {"cached-mnrl": "1d-matryoshka(cached-mnrl)", "mnrl": "2d-matryoshka(mnrl)"}[loss]
+    assert meta["cpu_kernels"] is False  # opt-in
+    # the loss the trainer got: the Matryoshka wrapper asked for, around the base loss asked for
+    chain, inner = [], losses_used[0]
+    while inner is not None:
+        chain.append(type(inner).__name__)
+        inner = getattr(inner, "loss", None)
+    wrapper = "MatryoshkaLoss" if loss == "cached-mnrl" else "Matryoshka2dLoss"
+    base_loss = {"cached-mnrl": "CachedMultipleNegativesRankingLoss", "mnrl": "MultipleNegativesRankingLoss"}
+    assert len(losses_used) == 1 and chain[0] == wrapper and base_loss[loss] in chain[1:], chain
+    assert ("CachedMultipleNegativesRankingLoss" in chain) == (loss == "cached-mnrl")
+    # training moved the encoder's weights away from the base model's
+    before = SentenceTransformer(tiny_model_path, device="cpu")[0].auto_model.state_dict()
+    after = SentenceTransformer(str(result.model_path), device="cpu")[0].auto_model.state_dict()
+    moved = [k for k in before if "encoder" in k and not torch.equal(before[k], after[k])]
+    assert len(moved) == sum("encoder" in k for k in before)
+    assert all(0.0 <= result.report.tuned[d]["ndcg@10"] <= 1.0 for d in result.report.dims)
 
 
 def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):

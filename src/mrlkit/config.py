@@ -254,7 +254,7 @@ class FinetuneConfig:
     )
     resume: bool = _help("Resume from the last checkpoint in output_dir.", Panel.TRAINING, default=False)
     cpu_kernels: bool = _help(
-        "CPU only: mrlkit's dropout kernels instead of PyTorch's.", Panel.TRAINING, default=True
+        "CPU only: mrlkit's dropout kernels instead of PyTorch's.", Panel.TRAINING, default=False
     )
     mmap_threshold_mb: int = _help(
         "CPU, Linux: glibc mmap threshold in MB (0: glibc's default).", Panel.TRAINING, default=0

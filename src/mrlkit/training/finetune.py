@@ -25,7 +25,7 @@ from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
 from mrlkit.training.adaptor import train_adaptor
 from mrlkit.training.args import check_precision, training_arguments
-from mrlkit.training.cpu_kernels import cpu_training_kernels
+from mrlkit.training.cpu_kernels import cpu_training_kernels, kernels_apply
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
@@ -394,6 +394,7 @@ def _run_meta(
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
+        "cpu_kernels": kernels_apply(config.cpu_kernels) and config.epochs > 0,  # whether they ran
         "best_checkpoint": best_checkpoint,
         "best_model_metric": best_metric,
         "train_seconds": round(train_seconds, 1),
