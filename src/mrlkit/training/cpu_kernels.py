@@ -3,7 +3,9 @@
 On a CPU, PyTorch draws each dropout mask with ``bernoulli_``, one serial random draw plus a
 floating-point comparison per element. For all-MiniLM-L6-v2 at batch 32 and 128 tokens that is
 about a fifth of a training step (``benchmarks/README.md`` §2 has the profile). Two changes here,
-both switched on by :func:`cpu_training_kernels` around ``trainer.train()``:
+both switched on by :func:`cpu_training_kernels` around ``trainer.train()`` when the opt-in
+``cpu_kernels`` setting is on (off by default: the masks come from a different random stream than
+PyTorch's, so a run no longer matches plain sentence-transformers draw for draw):
 
 - :class:`FastDropout` replaces the model's ``nn.Dropout`` modules. Its mask compares 31 random bits
   per element with ``round((1 - p) * 2**31)``: the same keep probability to within 2**-31 (PyTorch's
@@ -126,6 +128,7 @@ def cpu_attention(
     ``query``/``key``/``value`` are ``(batch, heads, length, head_dim)``; ``attention_mask`` is the
     boolean (True: attend) or additive mask that transformers builds for SDPA. Returns the output as
     ``(batch, length, heads, head_dim)``, like ``sdpa_attention_forward``.
+    A query row whose keys are all masked (boolean mask) gives 0, as SDPA does, with zero gradients.
     """
     causal = kwargs.get("is_causal")
     special = (
@@ -140,13 +143,21 @@ def cpu_attention(
         return _sdpa(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
     scores = torch.matmul(query * scale, key.transpose(-1, -2))
+    unattended = None  # query rows whose keys are all masked: 0 out, as SDPA gives, never NaN
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:
             scores = scores.masked_fill(~attention_mask, float("-inf"))
+            unattended = ~attention_mask.any(dim=-1, keepdim=True)
+            if unattended.any():
+                scores = scores.masked_fill(unattended, 0.0)
+            else:
+                unattended = None
         else:
             scores = scores + attention_mask
     probs = torch.softmax(scores, dim=-1)
     del scores
+    if unattended is not None:
+        probs = probs.masked_fill(unattended, 0.0)
     out = _DroppedMatmul.apply(
         probs, value, keep_mask(probs.shape, dropout, probs.device), 1.0 / (1.0 - dropout)
     )
@@ -161,6 +172,11 @@ def _register() -> None:
     AttentionMaskInterface.register(ATTENTION_NAME, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
 
 
+def kernels_apply(enabled: bool) -> bool:
+    """Whether :func:`cpu_training_kernels` changes anything: ``enabled`` and no CUDA or MPS device."""
+    return enabled and not torch.cuda.is_available() and not torch.backends.mps.is_available()
+
+
 @contextmanager
 def cpu_training_kernels(model: nn.Module, enabled: bool = True) -> Iterator[int]:
     """Use :class:`FastDropout` and :func:`cpu_attention` in ``model`` while training on a CPU.
@@ -169,7 +185,7 @@ def cpu_training_kernels(model: nn.Module, enabled: bool = True) -> Iterator[int
     restores every dropout module and attention setting afterwards, so the model saves, loads and
     encodes exactly as before.
     """
-    if not enabled or torch.cuda.is_available() or torch.backends.mps.is_available():
+    if not kernels_apply(enabled):
         yield 0
         return
     dropouts = [m for m in model.modules() if type(m) is nn.Dropout]
