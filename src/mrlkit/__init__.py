@@ -2,7 +2,7 @@
 
 The names a user types::
 
-    from mrlkit import FinetuneConfig, finetune, evaluate, load_data, load_model
+    from mrlkit import FinetuneConfig, finetune, evaluate, load_data, load_model, Index
 
 Names are imported on first use, so ``import mrlkit`` (and the CLI's ``--help``) stays fast.
 """
@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "FinetuneConfig": "mrlkit.config",
+    "Index": "mrlkit.search",
     "Report": "mrlkit.evaluation",
     "evaluate": "mrlkit.api",
     "finetune": "mrlkit.training",
@@ -26,6 +27,7 @@ _EXPORTS = {
 }
 __all__ = [
     "FinetuneConfig",
+    "Index",
     "Report",
     "evaluate",
     "finetune",
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from mrlkit.data import load_data
     from mrlkit.evaluation import Report
     from mrlkit.models import load_model, resolve_model
+    from mrlkit.search import Index
     from mrlkit.training import finetune
 
 

@@ -1,4 +1,4 @@
-"""Changes to an existing index: add (or upsert) rows as a new segment, delete rows by tombstone.
+"""Changes to an existing index (add or upsert a segment, delete by tombstone) and its size report.
 
 Both run under the index's write lock, re-read the manifest first (another process may have written),
 check everything, then publish one new manifest: killed at any moment, the index is the old one or the
@@ -15,6 +15,7 @@ import numpy as np
 
 from mrlkit.errors import DataError
 from mrlkit.search.corpus import Corpus
+from mrlkit.search.quantise import shortlist_bytes
 from mrlkit.search.storage import MANIFEST, Manifest, clean_up, commit, read_manifest, write_lock
 from mrlkit.search.writer import check_vectors, corpus_batches, vector_batches, write_segment
 
@@ -124,3 +125,29 @@ def disk_sizes(root: Path, manifest: Manifest) -> dict[str, Any]:
     sizes["manifest"] = (root / MANIFEST).stat().st_size
     sizes["total"] = sum(sizes.values())
     return sizes
+
+
+def index_info(index: Index) -> dict[str, Any]:
+    """The manifest (without per-file checksums), sizes on disk and resident memory of ``index``.
+
+    Resident: the shortlist codes and HNSW graphs (loaded into RAM) plus a byte per row when there are
+    tombstones; the full vectors are memory-mapped and read only where a search rescores.
+    """
+    manifest, cfg = index.manifest, index.config
+    disk = disk_sizes(index.path, manifest)
+    rows = manifest.rows
+    ram = rows * shortlist_bytes(cfg.shortlist_dim, cfg.quantization)
+    ram += disk.get("hnsw", 0) if index.graphs is not None else 0
+    ram += rows if index.alive is not None else 0
+    out = manifest.to_json()
+    for segment in out["segments"]:
+        segment.pop("files", None)
+    out["model"] = {k: v for k, v in out["model"].items() if k != "fingerprint"}
+    out["model"]["fingerprint"] = (manifest.model.get("fingerprint") or {}).get("weights")
+    out["disk_bytes"] = disk
+    out["ram_bytes_estimate"] = {
+        "resident": int(ram),
+        "per_vector": round(ram / max(rows, 1), 1),
+        "memory_mapped_full_vectors": disk.get("full", 0),
+    }
+    return out

@@ -45,7 +45,11 @@ class Encoder:
     @property
     def dim(self) -> int:
         """Full embedding dimension."""
-        return int(self.model.get_sentence_embedding_dimension())
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        return int(get_dim())
 
     def encode(self, texts: list[str], batch_size: int = 64, query: bool = False) -> np.ndarray:
         """Unit-length float32 embeddings (the model's query or document prompt applied if it has one)."""

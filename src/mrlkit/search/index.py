@@ -22,7 +22,7 @@ from mrlkit.search.config import FullDtype, HnswBackend, IndexConfig, Quantizati
 from mrlkit.search.corpus import Corpus
 from mrlkit.search.encode import Encoder, check_model, check_shortlist_dim
 from mrlkit.search.funnel import FullVectors, Shortlist, drop_dead
-from mrlkit.search.quantise import normalise, shortlist_bytes
+from mrlkit.search.quantise import normalise
 from mrlkit.search.storage import (
     check_new_index_folder,
     clean_up,
@@ -396,26 +396,10 @@ class Index:
         return deleted
 
     def info(self) -> dict[str, Any]:
-        """The manifest plus sizes on disk and an estimate of resident memory."""
-        from mrlkit.search.changes import disk_sizes
+        """The manifest plus sizes on disk and an estimate of resident memory (see ``mrlkit index info``)."""
+        from mrlkit.search.changes import index_info
 
-        disk = disk_sizes(self.path, self.manifest)
-        rows = self.manifest.rows
-        graph_bytes = disk.get("hnsw", 0) if self.graphs is not None else 0
-        ram = rows * shortlist_bytes(self.config.shortlist_dim, self.config.quantization) + graph_bytes
-        ram += rows if self.alive is not None else 0
-        out = self.manifest.to_json()
-        for segment in out["segments"]:
-            segment.pop("files", None)
-        out["model"] = {k: v for k, v in out["model"].items() if k != "fingerprint"}
-        out["model"]["fingerprint"] = (self.manifest.model.get("fingerprint") or {}).get("weights")
-        out["disk_bytes"] = disk
-        out["ram_bytes_estimate"] = {
-            "resident": int(ram),
-            "per_vector": round(ram / max(rows, 1), 1),
-            "memory_mapped_full_vectors": disk.get("full", 0),
-        }
-        return out
+        return index_info(self)
 
 
 def _mode(mode: SearchMode | str) -> SearchMode:
