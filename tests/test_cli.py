@@ -23,7 +23,10 @@ def test_help_lists_commands_and_config_fields():
 def test_data_check_shows_layout():
     result = runner.invoke(app, ["data", "check", str(FIXTURES / "data" / "beir")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "beir" in result.output and "test set" in result.output
+    assert "beir" in result.output and "test set (report)" in result.output
+    result = runner.invoke(app, ["data", "check", PAIRS, "--test-fraction", "0"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "same as the dev set: the report would score the selection set" in result.output
 
 
 def test_data_check_bad_file_is_one_line_error(tmp_path):
@@ -46,6 +49,10 @@ def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "nDCG@10" in result.output
+    # the data summary is printed before training: what was read, held out and trained
+    assert "data read 22 rows (pairs); duplicates removed: 1" in result.output
+    assert "held out: 4 rows for dev (selection), 3 for test" in result.output
+    assert "trains on 14 rows" in result.output
     assert (out / "model").is_dir() and (out / "report.png").is_file()
     saved = (out / "config.yaml").read_text()
     assert "dims:\n- 64\n- 16" in saved and "batch_size: 8" in saved

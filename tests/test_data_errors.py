@@ -367,7 +367,22 @@ CASES = [
         _jsonl("one.jsonl", [GOOD, {"anchor": "a question", "positive": "another answer"}]),
         "load",
         {},
+        r"one\.jsonl: found 1 distinct anchor; a train/dev/test split needs at least 5 \(2 for dev, 2 for "
+        r"test, 1 to train\)\. Pass --eval-data and --test-data, add rows with more distinct anchors",
+    ),
+    (
+        "one-anchor-two-way",
+        _jsonl("one.jsonl", [GOOD, {"anchor": "a question", "positive": "another answer"}]),
+        "load",
+        {"test_fraction": 0},
         r"one\.jsonl: found 1 distinct anchor\(s\); cannot split into train and eval",
+    ),
+    (
+        "test-fraction-too-large",
+        _jsonl("ok.jsonl", [GOOD]),
+        "load",
+        {"eval_fraction": 0.5, "test_fraction": 0.5},
+        r"test_fraction must be in \[0, 1\) with eval_fraction \+ test_fraction < 1, got 0\.5",
     ),
     (
         "bad-kind",

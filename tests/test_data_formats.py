@@ -49,14 +49,17 @@ def test_each_layout_loads_from_each_format(tmp_path: Path, layout: str, fmt: st
     assert data.kind == kind
     assert data.train.column_names == columns
     assert data.stats["rows_read"] == len(frame)
-    held = data.stats["eval_rows"]
-    assert held >= 1
-    assert len(data.train) + held + data.stats["duplicates_removed"] == len(frame)
-    assert data.test is data.eval
+    dev, test = data.stats["eval_rows"], data.stats["test_rows"]
+    assert dev >= 2 and test >= 2  # three-way split: at least two anchors each on dev and test
+    assert len(data.train) + dev + test + data.stats["duplicates_removed"] == len(frame)
+    assert data.test is not data.eval and not data.stats["scored_on_selection_set"]
     if kind == DataKind.SCORED:
-        assert isinstance(data.eval, STSSet) and len(data.eval) == held
+        assert isinstance(data.eval, STSSet) and len(data.eval) == dev
+        assert isinstance(data.test, STSSet) and len(data.test) == test
+        assert not set(data.eval.sentences1) & set(data.test.sentences1)
     else:
-        assert isinstance(data.eval, IRSet)
+        assert isinstance(data.eval, IRSet) and isinstance(data.test, IRSet)
+        assert not set(data.eval.queries.values()) & set(data.test.queries.values())
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -66,9 +69,9 @@ def test_query_pos_neg_expands_one_row_per_positive(tmp_path: Path, fmt: str) ->
     data = load_data(path, dedupe=False, eval_fraction=0.01)
     assert data.kind == DataKind.QUERY_POS_NEG
     assert data.train.column_names == ["anchor", "positive", "negative"]
-    anchors = set(data.train["anchor"]) | set(data.eval.queries.values())
+    anchors = set(data.train["anchor"]) | set(data.eval.queries.values()) | set(data.test.queries.values())
     assert len(anchors) == 8
-    assert len(data.train) + data.stats["eval_rows"] == 8 + 1 + 2
+    assert len(data.train) + data.stats["eval_rows"] + data.stats["test_rows"] == 8 + 1 + 2
     corpus = set(data.eval.corpus.values())
     assert all(n in corpus for r in records for n in r["neg"] + r["pos"])
 
@@ -93,7 +96,7 @@ def test_query_pos_neg_expansion_order(tmp_path: Path) -> None:
     }
     assert evaluation.relevant == {"q0": {"d0", "d1", "d2"}, "q1": {"d3"}}
     for seed in range(20):  # find a seed that puts q1 on the train side
-        train = load_data(path, seed=seed).train.to_list()
+        train = load_data(path, seed=seed, test_fraction=0).train.to_list()  # 2 queries: train and dev
         if train[0]["anchor"] == "q1":
             break
     assert [(r["positive"], r["negative"]) for r in train] == [("p1", "n1"), ("p2", "n2"), ("p3", "n1")]
@@ -111,7 +114,9 @@ def test_pairs_jsonl_dedupe_and_eval_set() -> None:
     assert data.kind == DataKind.PAIRS
     assert data.stats["rows_read"] == 22
     assert data.stats["duplicates_removed"] == 1
-    assert len(data.train) + data.stats["eval_rows"] == 21
+    assert len(data.train) + data.stats["eval_rows"] + data.stats["test_rows"] == 21
+    assert not set(data.test.queries.values()) & (set(data.train["anchor"]) | set(data.eval.queries.values()))
+    assert len(data.test.corpus) == 21
     ev = data.eval
     assert isinstance(ev, IRSet)
     assert len(ev.corpus) == 21  # every unique positive of the whole file
@@ -126,7 +131,7 @@ def test_pairs_jsonl_dedupe_and_eval_set() -> None:
 def test_dedupe_off_keeps_duplicates() -> None:
     data = load_data(FIXTURES / "pairs.jsonl", dedupe=False)
     assert data.stats["duplicates_removed"] == 0
-    assert len(data.train) + data.stats["eval_rows"] == 22
+    assert len(data.train) + data.stats["eval_rows"] + data.stats["test_rows"] == 22
 
 
 def test_column_mapping(tmp_path: Path) -> None:
@@ -139,7 +144,7 @@ def test_column_mapping(tmp_path: Path) -> None:
         }
     )
     path = _write(frame, tmp_path / "faq.csv")
-    data = load_data(path, columns={"anchor": "question", "positive": "reply"})
+    data = load_data(path, columns={"anchor": "question", "positive": "reply"}, test_fraction=0)
     assert data.kind == DataKind.PAIRS
     assert data.stats["columns"] == {"anchor": "question", "positive": "reply"}
     assert data.stats["columns_found"] == ["id", "question", "reply", "extra"]
@@ -164,10 +169,10 @@ def test_column_mapping_can_reuse_canonical_names(tmp_path: Path) -> None:
     ],
 )
 def test_layout_detection_from_aliases(tmp_path: Path, columns: list[str], kind: DataKind) -> None:
-    rows = {c: [f"{c} {i}" for i in range(4)] for c in columns}
+    rows = {c: [f"{c} {i}" for i in range(5)] for c in columns}  # 5 anchors: the least a 3-way split takes
     for score_name in ("label", "similarity"):
         if score_name in rows:
-            rows[score_name] = ["0.5"] * 4
+            rows[score_name] = ["0.5"] * 5
     data = load_data(_write(pd.DataFrame(rows), tmp_path / "alias.csv"))
     assert data.kind == kind
 
@@ -182,6 +187,7 @@ def test_score_normalisation() -> None:
     data = load_data(FIXTURES / "scored.tsv", score_range=(0, 5))
     scores = dict(zip(data.train["sentence1"], data.train["score"], strict=True))
     scores.update(zip(data.eval.sentences1, data.eval.scores, strict=True))
+    scores.update(zip(data.test.sentences1, data.test.scores, strict=True))
     assert scores["A man is playing a guitar."] == pytest.approx(0.96)
     assert scores["The train arrived late."] == 0.0
     assert scores["A bird sings in a tree."] == 1.0
@@ -196,18 +202,24 @@ def test_split_is_deterministic_and_by_anchor(tmp_path: Path) -> None:
     other = load_data(path, seed=8, eval_fraction=0.2)
     assert first.train["anchor"] == again.train["anchor"]
     assert first.eval.queries == again.eval.queries
+    assert first.test.queries == again.test.queries
     train_anchors = set(first.train["anchor"])
     eval_anchors = set(first.eval.queries.values())
-    assert not train_anchors & eval_anchors
-    assert len(train_anchors) + len(eval_anchors) == 200
+    test_anchors = set(first.test.queries.values())
+    assert not train_anchors & eval_anchors and not train_anchors & test_anchors
+    assert not eval_anchors & test_anchors
+    assert len(train_anchors) + len(eval_anchors) + len(test_anchors) == 200
     assert 20 <= len(eval_anchors) <= 60
+    assert 8 <= len(test_anchors) <= 35  # test_fraction 0.1 by default
     assert all(len(docs) == 3 for docs in first.eval.relevant.values())
+    assert all(len(docs) == 3 for docs in first.test.relevant.values())
     assert set(other.eval.queries.values()) != eval_anchors
+    assert set(other.test.queries.values()) != test_anchors
 
 
 def test_tiny_file_still_gets_one_eval_anchor(tmp_path: Path) -> None:
     rows = [{"anchor": "a", "positive": "x"}, {"anchor": "b", "positive": "y"}]
-    data = load_data(_write(pd.DataFrame(rows), tmp_path / "two.jsonl"), eval_fraction=0.01)
+    data = load_data(_write(pd.DataFrame(rows), tmp_path / "two.jsonl"), eval_fraction=0.01, test_fraction=0)
     assert len(data.train) == 1 and len(data.eval) == 1
 
 

@@ -60,6 +60,11 @@ def test_mine_negatives_layouts_for_several_negatives(minilm) -> None:
         "rows_after": len(data.train),
         "num_negatives": 2,
         "layout": "n-tuple",
+        "mode": "add",  # BEIR pairs have no negatives of their own to keep
+        "pairs_in": len(data.train),
+        "pairs_mined": len(data.train),
+        "pairs_dropped": 0,
+        "user_negatives_replaced": 0,
     }
     assert "n-tuples" in _render(describe(tuples))
     triplets = mine_negatives(data, minilm, layout="triplet", **kw)
@@ -101,12 +106,15 @@ def test_describe_shows_counts_and_example() -> None:
         "22",
         "duplicates removed",
         "train rows",
-        "eval set",
+        "dev set (selection)",
         "judgments",
     ):
         assert expected in text
-    assert "test set" in text and "same as eval" in text
+    assert "test set (report)" in text and "(split: 0.1 of the anchors, seed 42)" in text
+    assert "same as the dev set" not in text
     assert "anchor: " in text
+    two_way = _render(describe(load_data(FIXTURES / "pairs.jsonl", test_fraction=0)))
+    assert "same as the dev set: the report would score the selection set" in two_way
 
 
 def test_describe_beir_and_scored() -> None:

@@ -11,7 +11,9 @@ from sentence_transformers import SentenceTransformer
 
 import mrlkit
 from mrlkit import FinetuneConfig, finetune
+from mrlkit.data import load_data
 from mrlkit.errors import ConfigError, DataError
+from mrlkit.evaluation import build_evaluator, evaluate_model
 
 
 def _config(tiny_model_path, tmp_path, **kw):
@@ -33,13 +35,29 @@ def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path, monkeypatch):
     ft = importlib.import_module("mrlkit.training.finetune")  # the module, not the function of that name
     capped = []
     monkeypatch.setattr(ft, "cap_mmap_threshold", lambda mb: capped.append(mb) or True)
+    scored, selected = [], []  # what the report scored, and what picked the checkpoint
+    monkeypatch.setattr(
+        ft, "evaluate_model", lambda m, s, *a, **k: scored.append(s) or evaluate_model(m, s, *a, **k)
+    )
+    monkeypatch.setattr(
+        ft, "build_evaluator", lambda s, *a, **k: selected.append(s) or build_evaluator(s, *a, **k)
+    )
     result = finetune(_config(tiny_model_path, tmp_path))
     assert capped == [0]  # the setting reaches the allocator once, before training (0: glibc's default)
+    # one file, split three ways: dev picks the checkpoint, a disjoint test split is what the report scores
+    data = load_data(FIXTURES / "data" / "pairs.jsonl")  # the same seeded split
+    assert [s.queries for s in selected] == [data.eval.queries]
+    assert [s.queries for s in scored] == [data.test.queries] * 2  # base, then tuned
+    assert not set(data.test.queries.values()) & set(data.eval.queries.values())
     out = tmp_path / "out"
     for name in ("report.md", "report.json", "report.png", "config.yaml", "model/README.md"):
         assert (out / name).is_file(), name
     report = json.loads((out / "report.json").read_text())
     assert set(report["base"]) == set(report["tuned"]) == {"64", "32"}
+    assert report["scored_on_selection_set"] is False and report["warning"] is None
+    assert report["meta"]["test_source"] == "split: 0.1 of the anchors, seed 42"
+    assert report["meta"]["test_set"] == "pairs-test" and report["meta"]["test_size"] == len(data.test)
+    assert (out / "report.md").read_text().startswith("# mrlkit report")
     # the report's tuned numbers are the saved model's numbers
     assert result.report.tuned[64]["ndcg@10"] == pytest.approx(report["tuned"]["64"]["ndcg@10"])
     # the best checkpoint was chosen by the dev metric at the chosen dim (32: 128 is not trained)
@@ -87,6 +105,16 @@ def test_finetune_with_mined_hard_negatives(tiny_model_path, tmp_path):
     assert 0 < mining["rows_after"] <= mining["rows_before"]
     assert meta["train_rows"] == mining["rows_after"]
     assert "hard_negatives" in (tmp_path / "out" / "report.json").read_text()
+    # every pair the miner could not serve is counted, and the row limit's cut too
+    accounting = meta["data_accounting"]
+    assert accounting["hard_negatives"] == mining and mining["pairs_in"] == 64  # distinct pairs after the cut
+    assert mining["pairs_dropped"] == mining["pairs_in"] - mining["pairs_mined"]  # no own negatives to keep
+    assert mining["user_negatives_replaced"] == 0 and mining["mode"] == "add"
+    loaded = load_data(sample)
+    assert accounting["rows_cut_by_max_train_rows"] == len(loaded.train) - 64
+    assert accounting["train_rows"] == mining["rows_after"]
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert f"{mining['pairs_dropped']} of 64 pairs dropped (no mined negative)" in text
 
 
 @pytest.mark.parametrize(("distill", "label"), [(0.0, ""), (3.0, " + 3 x similarity distillation")])
@@ -112,9 +140,14 @@ def test_eval_data_picks_the_checkpoint_and_every_row_trains(tiny_model_path, tm
     result = finetune(cfg)
     assert result.report.meta["train_rows"] == rows
     assert result.report.meta["best_model_metric"] == "eval_dev_dim32_spearman"
-    # no test_data: the report scores the eval file, as a single file's held-out split would be
+    # no test_data: the report scores the eval file that picked the checkpoint, and says so first
     assert result.report.meta["test_size"] == rows
     assert result.report.meta["eval_source"] == str(data)
+    assert result.report.meta["test_source"] == f"the dev set ({data})"
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["scored_on_selection_set"] is True
+    first = (tmp_path / "out" / "report.md").read_text().splitlines()[0]
+    assert first.startswith("> **WARNING: these scores are on the selection set")
 
 
 @pytest.mark.parametrize("loss", ["cached-mnrl", "mnrl"])
@@ -165,7 +198,8 @@ def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):
     # the resumed run trained only the second epoch: the trainer reports the global step reached
     assert result.train_metrics["epoch"] == pytest.approx(2.0)
     ckpts = sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
-    assert ckpts == ["checkpoint-3", "checkpoint-6"]  # 18 train rows / batch 8 = 3 steps per epoch
+    # 14 train rows (21 unique pairs less 4 dev and 3 test rows) / batch 8 = 2 steps per epoch
+    assert ckpts == ["checkpoint-2", "checkpoint-4"]
 
 
 @pytest.mark.parametrize(

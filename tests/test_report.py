@@ -12,6 +12,7 @@ from rich.console import Console
 from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import Report, plot_metric_vs_dim
 from mrlkit.evaluation.metrics import Task
+from mrlkit.evaluation.report import SELECTION_WARNING
 
 BASE = {
     256: {"ndcg@10": 0.50, "recall@10": 0.80},
@@ -126,3 +127,23 @@ def test_bad_reports_are_rejected(report):
         report.gain("mrr@10")
     with pytest.raises(DataError, match="report data lacks base"):
         Report.from_dict({"task": "ir", "dims": [256]})
+
+
+def test_selection_set_warning_comes_first(report):
+    flagged = Report(
+        task="ir", dims=[256, 128, 64], base=BASE, tuned=TUNED, meta={"scored_on_selection_set": True}
+    )
+    lines = flagged.to_markdown().splitlines()
+    assert lines[0] == f"> **{SELECTION_WARNING}**" and lines[2].startswith("# mrlkit report")
+    data = flagged.to_dict()
+    assert list(data)[:2] == ["scored_on_selection_set", "warning"]
+    assert data["scored_on_selection_set"] is True and data["warning"] == SELECTION_WARNING
+    assert Report.from_dict(json.loads(json.dumps(data))) == flagged
+    console = Console(record=True, width=300)
+    console.print(flagged.rich_table())
+    assert console.export_text().lstrip().startswith("WARNING: these scores are on the selection set")
+    # an unflagged report neither warns nor claims to
+    assert (
+        report.to_markdown().startswith("# mrlkit report")
+        and report.to_dict()["scored_on_selection_set"] is False
+    )

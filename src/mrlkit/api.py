@@ -75,7 +75,10 @@ def quickstart_config(output_dir: str | Path = "mrlkit-quickstart", **overrides:
 def quickstart(
     output_dir: str | Path = "mrlkit-quickstart",
     on_base_done: Callable[[dict[int, dict[str, float]]], None] | None = None,
+    on_data_ready: Callable[[list[str]], None] | None = None,
     **overrides: Any,  # noqa: ANN401
 ) -> FinetuneResult:
     """Fine-tune the default model on the shipped sample and return the base-vs-tuned result."""
-    return finetune(quickstart_config(output_dir, **overrides), on_base_done=on_base_done)
+    return finetune(
+        quickstart_config(output_dir, **overrides), on_base_done=on_base_done, on_data_ready=on_data_ready
+    )

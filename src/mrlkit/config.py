@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mrlkit.data.types import DataKind, NegativeLayout
+from mrlkit.data.types import DataKind, HardNegativesMode, NegativeLayout
 from mrlkit.errors import ConfigError
 from mrlkit.models.resolve import DEFAULT_MODEL
 
@@ -181,6 +181,11 @@ class FinetuneConfig:
     eval_fraction: float = _help(
         "Share of anchors held out as dev when there is no dev set.", Panel.EVALUATION, default=0.1
     )
+    test_fraction: float = _help(
+        "Share of anchors held out as test when there is no test set (0: report on dev).",
+        Panel.EVALUATION,
+        default=0.1,
+    )
     dedupe: bool = _help("Drop exact duplicate rows.", Panel.DATA, default=True)
     score_range: list[float] = _help(
         "Range LO,HI of scored pairs' scores, mapped to [0, 1].",
@@ -200,6 +205,11 @@ class FinetuneConfig:
         "A row per mined negative, or one row holding all of them.",
         Panel.DATA,
         default=NegativeLayout.TRIPLET,
+    )
+    hard_negatives_mode: HardNegativesMode = _help(
+        "Keep your data's negatives and add mined ones, or replace them.",
+        Panel.DATA,
+        default=HardNegativesMode.ADD,
     )
     rotate: Rotation = _help(
         "Rotate the embeddings before training (pca: principal axes first).",
@@ -272,6 +282,7 @@ class FinetuneConfig:
         self.hard_negatives_layout = _enum(
             NegativeLayout, self.hard_negatives_layout, "hard_negatives_layout"
         )
+        self.hard_negatives_mode = _enum(HardNegativesMode, self.hard_negatives_mode, "hard_negatives_mode")
         if self.kind is not None:
             self.kind = _enum(DataKind, self.kind, "kind")
         if self.epochs < 0 or (self.epochs == 0 and self.adaptor is Adaptor.NONE):
@@ -296,6 +307,11 @@ class FinetuneConfig:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         if not 0.0 < self.eval_fraction < 1.0:
             raise ConfigError(f"eval_fraction must be in (0, 1), got {self.eval_fraction!r}")
+        if not (0.0 <= self.test_fraction < 1.0 and self.eval_fraction + self.test_fraction < 1.0):
+            raise ConfigError(
+                f"test_fraction must be in [0, 1) with eval_fraction + test_fraction < 1, got "
+                f"{self.test_fraction!r} (eval_fraction {self.eval_fraction!r})"
+            )
         for name in ("similarity_distill_weight", "adaptor_distill_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0: off), got {getattr(self, name)!r}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from mrlkit.cli.export import register as register_export_commands
 from mrlkit.cli.options import with_config_options
 from mrlkit.cli.recipes import recipes_app
 from mrlkit.errors import MissingExtraError, MrlkitError
@@ -50,6 +51,11 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()  # weight-loading bars; training bars stay
 
 
+def _print_data(lines: list[str]) -> None:
+    """The run-time data summary: what was read, dropped, held out, mined, truncated and trains."""
+    console.print("[bold]data[/bold] " + "\n     ".join(lines), highlight=False)
+
+
 def _print_base(metrics: dict[int, dict[str, float]]) -> None:
     main = "ndcg@10" if "ndcg@10" in next(iter(metrics.values()), {}) else "spearman"
     cells = "  ".join(f"{d}: {m[main]:.4f}" for d, m in metrics.items())
@@ -82,7 +88,7 @@ def _run_finetune(config: Path | None = None, recipe: str | None = None, **overr
         cfg = FinetuneConfig.load(config, recipe=recipe, **overrides)
         if not cfg.data:
             raise MrlkitError("no training data given; pass --data FILE_OR_BEIR_DIR (or data: in --config)")
-        result = finetune(cfg, on_base_done=_print_base)
+        result = finetune(cfg, on_base_done=_print_base, on_data_ready=_print_data)
     _print_result(result)
 
 
@@ -109,7 +115,7 @@ def quickstart_command(
         f"Fine-tuning sentence-transformers/all-MiniLM-L6-v2 on {SAMPLE_DIR.name} (SciFact excerpt)"
     )
     with _user_errors():
-        result = quickstart(output_dir, on_base_done=_print_base, epochs=epochs)
+        result = quickstart(output_dir, on_base_done=_print_base, on_data_ready=_print_data, epochs=epochs)
     _print_result(result)
     console.print(f"load it: SentenceTransformer('{result.model_path}', truncate_dim=64)")
 
@@ -158,6 +164,10 @@ def data_check_command(
         str | None, typer.Option(help="Force a layout: pairs, triplets, scored, query-pos-neg, beir.")
     ] = None,
     score_range: Annotated[str | None, typer.Option(help="Score range LO,HI mapped to [0, 1].")] = None,
+    eval_fraction: Annotated[float, typer.Option(help="Share of anchors held out as dev.")] = 0.1,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of anchors held out as test (0: the report would score dev).")
+    ] = 0.1,
 ) -> None:
     """Load training data as finetune would and show what was found."""
     from mrlkit.config import parse_value
@@ -166,7 +176,14 @@ def data_check_command(
     with _user_errors():
         mapping = parse_value("columns", columns, dict[str, str]) if columns else None
         lo_hi = parse_value("score_range", score_range, list[float]) if score_range else [0.0, 1.0]
-        data = load_data(path, kind=kind, columns=mapping, score_range=(lo_hi[0], lo_hi[1]))
+        data = load_data(
+            path,
+            kind=kind,
+            columns=mapping,
+            score_range=(lo_hi[0], lo_hi[1]),
+            eval_fraction=eval_fraction,
+            test_fraction=test_fraction,
+        )
     console.print(describe(data))
 
 
@@ -177,6 +194,9 @@ _register_search(app)
 from mrlkit.cli.rerank import register as _register_rerank  # noqa: E402
 
 _register_rerank(app)
+
+
+register_export_commands(app)
 
 
 def main() -> None:

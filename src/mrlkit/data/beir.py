@@ -1,19 +1,21 @@
 """Read a BEIR folder: ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/{train,dev,test}.tsv``.
 
 ``qrels/train.tsv`` gives the training pairs (query text, relevant doc text); ``dev.tsv`` the set used
-to pick checkpoints (else a split of the train queries); ``test.tsv`` the final report's set.
+to pick checkpoints (else a split of the train queries); ``test.tsv`` the final report's set (else
+another split of the train queries, so that the report never scores the queries that picked the model).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 from datasets import Dataset
 
 from mrlkit.data.readers import iter_json_lines, open_text
-from mrlkit.data.splits import eval_keys, set_sizes
+from mrlkit.data.splits import eval_keys, set_sizes, split_keys
 from mrlkit.data.types import DataKind, IRSet, TrainingData
 from mrlkit.errors import DataError
 
@@ -145,11 +147,19 @@ def load_beir_eval(path: Path, split: str) -> IRSet:
 
 
 def load_beir(
-    path: Path, *, eval_fraction: float | None, seed: int, dedupe: bool, max_rows: int | None
+    path: Path,
+    *,
+    eval_fraction: float | None,
+    seed: int,
+    dedupe: bool,
+    max_rows: int | None,
+    test_fraction: float = 0.0,
 ) -> TrainingData:
     """Load a BEIR folder for fine-tuning (see the module docstring for which file feeds what).
 
     ``eval_fraction=None`` sets no eval set aside (the caller brings its own): every train query trains.
+    Without ``qrels/test.tsv``, ``test_fraction`` of the train queries become the test set; with
+    ``test_fraction=0`` the test set is the dev set (``stats["scored_on_selection_set"]``).
 
     Raises:
         DataError: ``qrels/train.tsv`` is missing, or any file is malformed.
@@ -166,22 +176,35 @@ def load_beir(
     corpus = read_corpus(path / "corpus.jsonl")
     queries = read_queries(path / "queries.jsonl")
     train_qrels = read_qrels(train_path, queries, corpus)
-    frame = _train_pairs(train_qrels, queries, corpus, max_rows)
-    stats: dict[str, object] = {"rows_read": len(train_qrels), "positive_pairs": len(frame)}
+    frame, cut = _train_pairs(train_qrels, queries, corpus, max_rows)
+    stats: dict[str, object] = {
+        "rows_read": len(train_qrels),
+        "positive_pairs": len(frame) + cut,
+        "rows_cut_by_max_rows": cut,
+    }
     frame, stats["empty_docs_skipped"] = _drop_empty(frame)
     stats["duplicates_removed"] = 0
     if dedupe:
         duplicated = frame.duplicated(subset=["anchor", "positive"])
         stats["duplicates_removed"] = int(duplicated.sum())
         frame = frame.loc[~duplicated]
-    eval_set, frame, stats["eval_source"] = _eval_set(path, frame, queries, corpus, eval_fraction, seed)
-    test_set, stats["test_source"] = eval_set, stats["eval_source"]
-    if (path / "qrels" / "test.tsv").is_file():
+    has_test = (path / "qrels" / "test.tsv").is_file()
+    split_test = 0.0 if has_test else test_fraction
+    held = _held_out(path, frame, queries, corpus, (eval_fraction, split_test), seed)
+    eval_set, test_set, frame = held.dev, held.test, held.train
+    stats.update(
+        eval_source=held.dev_source,
+        test_source=held.test_source,
+        eval_rows=held.dev_rows,
+        test_rows=held.test_rows,
+    )
+    if has_test:
         test_qrels = read_qrels(path / "qrels" / "test.tsv", queries, corpus)
         test_set, stats["test_source"] = (
             qrels_ir_set(test_qrels, queries, corpus, f"{path.name}-test"),
             "qrels/test.tsv",
         )
+    stats["scored_on_selection_set"] = test_set is not None and test_set is eval_set
     train = Dataset.from_dict({"anchor": frame["anchor"].tolist(), "positive": frame["positive"].tolist()})
     stats.update(
         kind=DataKind.BEIR.value,
@@ -199,16 +222,19 @@ def load_beir(
 
 def _train_pairs(
     qrels: list[Qrel], queries: dict[str, str], corpus: dict[str, str], max_rows: int | None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, int]:
+    """The relevant (score > 0) train pairs, at most ``max_rows``; also how many the limit cut."""
     rows = [(q, d, queries[q], corpus[d]) for _, q, d, score in qrels if score > 0]
+    cut = 0
     if max_rows is not None:
+        cut = max(0, len(rows) - max_rows)
         rows = rows[:max_rows]
     if not rows:
         raise DataError(
             "qrels/train.tsv has no relevant pair (score > 0)",
             fix="Mark relevant documents with score 1 or more",
         )
-    return pd.DataFrame(rows, columns=["query_id", "doc_id", "anchor", "positive"], dtype=object)
+    return pd.DataFrame(rows, columns=["query_id", "doc_id", "anchor", "positive"], dtype=object), cut
 
 
 def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -216,27 +242,75 @@ def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame.loc[~empty], int(empty.sum())
 
 
-def _eval_set(
+class _HeldOut(NamedTuple):
+    dev: IRSet | None
+    test: IRSet | None
+    train: pd.DataFrame
+    dev_source: str
+    test_source: str
+    dev_rows: int
+    test_rows: int
+
+
+def _held_out(
     path: Path,
     frame: pd.DataFrame,
     queries: dict[str, str],
     corpus: dict[str, str],
-    eval_fraction: float | None,
+    fractions: tuple[float | None, float],
     seed: int,
-) -> tuple[IRSet | None, pd.DataFrame, str]:
+) -> _HeldOut:
+    """Set aside dev (qrels/dev.tsv, else a split) and test (a split; 0: none) queries of the train pairs."""
+    eval_fraction, test_fraction = fractions
     if eval_fraction is None:
-        return None, frame, "none (no split)"
+        return _HeldOut(None, None, frame, "none (no split)", "none", 0, 0)
+    train_path = path / "qrels" / "train.tsv"
     dev_path = path / "qrels" / "dev.tsv"
+    query_ids = frame["query_id"].tolist()
+    dev: IRSet | None
     if dev_path.is_file():
         dev = qrels_ir_set(read_qrels(dev_path, queries, corpus), queries, corpus, f"{path.name}-dev")
-        return dev, frame, "qrels/dev.tsv"
-    chosen = eval_keys(frame["query_id"].tolist(), eval_fraction, seed, path / "qrels" / "train.tsv")
-    held = frame["query_id"].isin(chosen)
+        dev_keys: set[str] = set()
+        test_keys = eval_keys(query_ids, test_fraction, seed, train_path) if test_fraction else set()
+        dev_source = "qrels/dev.tsv"
+    else:
+        dev_keys, test_keys = split_keys(
+            query_ids, eval_fraction, test_fraction, seed, train_path, "train queries"
+        )
+        dev = _split_set(frame, dev_keys, queries, corpus, f"{path.name}-eval")
+        dev_source = f"split: {eval_fraction:g} of the train queries, seed {seed}"
+    if not test_keys:
+        return _HeldOut(
+            dev,
+            dev,
+            frame.loc[~frame["query_id"].isin(dev_keys)],
+            dev_source,
+            "same as eval",
+            int(frame["query_id"].isin(dev_keys).sum()),
+            0,
+        )
+    test = _split_set(frame, test_keys, queries, corpus, f"{path.name}-test")
+    in_dev, in_test = frame["query_id"].isin(dev_keys), frame["query_id"].isin(test_keys)
+    test_source = f"split: {test_fraction:g} of the train queries, seed {seed}"
+    return _HeldOut(
+        dev,
+        test,
+        frame.loc[~(in_dev | in_test)],
+        dev_source,
+        test_source,
+        int(in_dev.sum()),
+        int(in_test.sum()),
+    )
+
+
+def _split_set(
+    frame: pd.DataFrame, keys: set[str], queries: dict[str, str], corpus: dict[str, str], name: str
+) -> IRSet:
+    held = frame["query_id"].isin(keys)
     relevant: dict[str, set[str]] = {}
     for query_id, doc_id in zip(frame.loc[held, "query_id"], frame.loc[held, "doc_id"], strict=True):
         relevant.setdefault(query_id, set()).add(doc_id)
-    eval_set = IRSet({q: queries[q] for q in relevant}, corpus, relevant, f"{path.name}-eval")
-    return eval_set, frame.loc[~held], f"split: {eval_fraction:g} of the train queries, seed {seed}"
+    return IRSet({q: queries[q] for q in relevant}, corpus, relevant, name)
 
 
 def _qrels_fields(path: Path) -> Iterator[tuple[int, list[str]]]:

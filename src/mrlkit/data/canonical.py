@@ -33,6 +33,8 @@ class Canonical:
         extra_docs: Texts that belong in the retrieval corpus but are in no row (unused negatives).
         rows_read: Records read from the file.
         duplicates_removed: Exact duplicate rows dropped by :func:`drop_duplicates`.
+        unused_negatives: Negatives listed in the file that no row trains on (query-pos-neg: a query's
+            negatives beyond its number of positives, or every negative when some query has none).
         notes: Things the user should know about how the file was read.
 
     """
@@ -43,6 +45,7 @@ class Canonical:
     extra_docs: list[str] = field(default_factory=list)
     rows_read: int = 0
     duplicates_removed: int = 0
+    unused_negatives: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -115,10 +118,13 @@ def _query_pos_neg(table: RawTable, schema: Schema) -> Canonical:
     lines: list[int] = []
     all_negatives: dict[str, None] = {}
     missing_negatives = False
+    listed = paired = 0  # negatives in the file, and those that get a row (one per positive, cycled)
     for query, pos, neg, line in zip(queries, positives, negatives, table.lines.tolist(), strict=True):
         pos_texts = _text_list(pos, pos_col, line, table, required=True)
         neg_texts = _text_list(neg, neg_col or "neg", line, table, required=False)
         missing_negatives = missing_negatives or not neg_texts
+        listed += len(neg_texts)
+        paired += min(len(neg_texts), len(pos_texts))
         all_negatives.update(dict.fromkeys(neg_texts))
         for i, text in enumerate(pos_texts):
             anchors.append(query)
@@ -134,10 +140,16 @@ def _query_pos_neg(table: RawTable, schema: Schema) -> Canonical:
     used = set(neg_out) if not missing_negatives else set()
     extra = [text for text in all_negatives if text not in used]
     canonical = Canonical(DataKind.QUERY_POS_NEG, object_frame(data), sources, extra, rows_read=len(queries))
+    canonical.unused_negatives = listed - (0 if missing_negatives else paired)
     if missing_negatives and all_negatives:
         canonical.notes.append(
-            "some queries have no 'neg', so negatives are left out of training (pairs); "
-            "they stay in the eval corpus. Mine negatives for all rows with mine_negatives"
+            f"some queries have no 'neg', so all {listed} negatives are left out of training (pairs); "
+            "they stay in the eval corpus. Mine negatives for all rows with --hard-negatives"
+        )
+    elif canonical.unused_negatives:
+        canonical.notes.append(
+            f"{canonical.unused_negatives} negative(s) are not trained on: each row pairs one positive with "
+            "one negative, so a query's negatives beyond its number of positives stay in the eval corpus only"
         )
     return canonical
 

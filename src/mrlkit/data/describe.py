@@ -25,9 +25,16 @@ def describe(data: TrainingData) -> Table:
     table.add_row("duplicates removed", f"{stats.get('duplicates_removed', 0):,}")
     table.add_row("train rows", f"{len(data.train):,}")
     table.add_row("columns", _columns(data.train.column_names, stats.get("columns", {})))
-    table.add_row("eval set", _set_summary(data.eval, stats.get("eval_source")))
-    same = data.test is data.eval
-    table.add_row("test set", "same as eval" if same else _set_summary(data.test, stats.get("test_source")))
+    table.add_row("dev set (selection)", _set_summary(data.eval, stats.get("eval_source")))
+    if data.test is not None and data.test is data.eval:
+        same = "[bold red]same as the dev set: the report would score the selection set[/]"
+        table.add_row("test set (report)", same)
+    else:
+        table.add_row("test set (report)", _set_summary(data.test, stats.get("test_source")))
+    if stats.get("unused_negatives"):
+        table.add_row("negatives not trained on", f"{stats['unused_negatives']:,}")
+    if stats.get("rows_cut_by_max_rows"):
+        table.add_row("rows cut by max_rows", f"{stats['rows_cut_by_max_rows']:,}")
     if "mining" in stats:
         mining = stats["mining"]
         shape = "triplets" if mining["layout"] == "triplet" else "n-tuples"

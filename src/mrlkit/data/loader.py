@@ -14,7 +14,15 @@ from mrlkit.data.beir import load_beir, load_beir_eval, looks_like_beir
 from mrlkit.data.canonical import Canonical, canonicalize, drop_duplicates
 from mrlkit.data.readers import ACCEPTED, read_table
 from mrlkit.data.schema import check_mapping, parse_kind, resolve_schema
-from mrlkit.data.splits import check_fraction, corpus_of, eval_keys, ir_set, set_sizes, sts_set
+from mrlkit.data.splits import (
+    check_fraction,
+    check_test_fraction,
+    corpus_of,
+    ir_set,
+    set_sizes,
+    split_keys,
+    sts_set,
+)
 from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
 from mrlkit.errors import DataError
 
@@ -25,6 +33,7 @@ def load_data(
     kind: DataKind | str | None = None,
     columns: dict[str, str] | None = None,
     eval_fraction: float = 0.1,
+    test_fraction: float = 0.1,
     seed: int = 42,
     dedupe: bool = True,
     score_range: tuple[float, float] = (0.0, 1.0),
@@ -37,12 +46,16 @@ def load_data(
         path: A ``.jsonl``/``.json`` (JSON Lines), ``.csv``, ``.tsv`` or ``.parquet`` file, or a BEIR folder.
         kind: Layout to use instead of detecting it from the column names.
         columns: Map of canonical role to the file's column, e.g. ``{"anchor": "question"}``.
-        eval_fraction: Share of anchors (BEIR: train queries, when there is no dev qrels) held out for eval.
+        eval_fraction: Share of anchors (BEIR: train queries, when there is no dev qrels) held out as the
+            dev set, which picks the best checkpoint.
+        test_fraction: Share of anchors (BEIR: train queries, when there is no test qrels) held out as the
+            test set the report scores; 0: none, and ``test`` is the dev set (``stats`` then says
+            ``scored_on_selection_set``).
         seed: Seed of the deterministic, hash-based split.
         dedupe: Drop exact duplicate rows (counted in ``stats["duplicates_removed"]``).
         score_range: Scale of the scores in a scored file; they are rescaled to [0, 1].
         max_rows: Read at most this many records (BEIR: train pairs).
-        split: Hold out an eval set. ``False`` (the caller has its own dev set) trains on every row
+        split: Hold out dev and test sets. ``False`` (the caller has its own dev set) trains on every row
             and leaves ``eval`` unset, and ``test`` too unless a BEIR folder has test qrels.
 
     Returns:
@@ -53,6 +66,7 @@ def load_data(
 
     """
     fraction = check_fraction(eval_fraction)
+    test_share = check_test_fraction(test_fraction, fraction)
     score_range = _check_score_range(score_range)
     _check_max_rows(max_rows)
     data_kind = parse_kind(kind)
@@ -60,36 +74,60 @@ def load_data(
     if source.is_dir():
         _check_beir(source, data_kind)
         return load_beir(
-            source, eval_fraction=fraction if split else None, seed=seed, dedupe=dedupe, max_rows=max_rows
+            source,
+            eval_fraction=fraction if split else None,
+            test_fraction=test_share if split else 0.0,
+            seed=seed,
+            dedupe=dedupe,
+            max_rows=max_rows,
         )
     canonical, columns_found = _read(source, data_kind, columns, score_range, max_rows)
+    rows = len(canonical.frame)  # query-pos-neg: one row per positive
     if dedupe:
         drop_duplicates(canonical)
-    key = "sentence1" if canonical.kind == DataKind.SCORED else "anchor"
+    scored = canonical.kind == DataKind.SCORED
+    key, noun = ("sentence1", "sentence1 values") if scored else ("anchor", "anchors")
     held = np.zeros(len(canonical.frame), dtype=bool)
+    tested = held.copy()
     eval_set: EvalSet | None = None
+    test_set: EvalSet | None = None
     if split:
-        chosen = eval_keys(canonical.frame[key].tolist(), fraction, seed, source)
-        held = canonical.frame[key].isin(chosen).to_numpy(dtype=bool)
+        dev_keys, test_keys = split_keys(
+            canonical.frame[key].tolist(), fraction, test_share, seed, source, noun
+        )
+        held = canonical.frame[key].isin(dev_keys).to_numpy(dtype=bool)
+        tested = canonical.frame[key].isin(test_keys).to_numpy(dtype=bool)
         eval_set = _eval_set(canonical, held, f"{source.stem}-eval")
-    train_frame = canonical.frame.loc[~held]
+        test_set = _eval_set(canonical, tested, f"{source.stem}-test") if test_keys else eval_set
+    train_frame = canonical.frame.loc[~(held | tested)]
     train = Dataset.from_dict({c: train_frame[c].tolist() for c in canonical.columns})
     stats: dict[str, Any] = {
         "kind": canonical.kind.value,
         "source": str(source),
         "rows_read": canonical.rows_read,
+        "rows": rows,
         "duplicates_removed": canonical.duplicates_removed,
         "train_rows": len(train),
         "eval_rows": int(held.sum()),
+        "test_rows": int(tested.sum()),
+        "unused_negatives": canonical.unused_negatives,
+        "max_rows": max_rows,
         "columns": dict(canonical.sources),
         "columns_found": columns_found,
-        "eval_source": f"split: {fraction:g} of the anchors, seed {seed}" if split else "none (no split)",
-        "test_source": "same as eval" if split else "none",
+        "eval_source": f"split: {fraction:g} of the {noun}, seed {seed}" if split else "none (no split)",
+        "test_source": _test_source(split, test_set is not eval_set, test_share, noun, seed),
+        "scored_on_selection_set": test_set is not None and test_set is eval_set,
         "eval": set_sizes(eval_set),
-        "test": set_sizes(eval_set),
+        "test": set_sizes(test_set),
         "notes": list(canonical.notes),
     }
-    return TrainingData(canonical.kind, train, eval_set, eval_set, str(source), stats)
+    return TrainingData(canonical.kind, train, eval_set, test_set, str(source), stats)
+
+
+def _test_source(split: bool, separate: bool, test_fraction: float, noun: str, seed: int) -> str:
+    if not split:
+        return "none"
+    return f"split: {test_fraction:g} of the {noun}, seed {seed}" if separate else "same as eval"
 
 
 def load_eval_set(

@@ -27,6 +27,13 @@ class NegativeLayout(str, Enum):
     NTUPLE = "n-tuple"  # one (anchor, positive, negative_1, ..., negative_k) row per pair
 
 
+class HardNegativesMode(str, Enum):
+    """What mining does with negatives the user's data already has."""
+
+    ADD = "add"  # keep the user's negatives and add the mined ones
+    REPLACE = "replace"  # drop the user's negatives; train on the mined ones only
+
+
 @dataclass
 class IRSet:
     """A retrieval evaluation set: query texts, corpus texts and the relevant doc ids per query."""

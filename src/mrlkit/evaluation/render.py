@@ -26,8 +26,11 @@ def report_markdown(report: Report) -> str:
         The document text, ending with a newline.
 
     """
+    from mrlkit.evaluation.report import SELECTION_WARNING
+
     label = metric_label(report.main_metric)
-    lines = [
+    lines = [f"> **{SELECTION_WARNING}**", ""] if report.scored_on_selection_set else []
+    lines += [
         f"# mrlkit report: Matryoshka {_TASK_TITLES[report.task]} evaluation",
         "",
         f"Main metric: **{label}**. *Retention* is the score as a % of the same model's score at the full "
@@ -42,8 +45,14 @@ def report_markdown(report: Report) -> str:
     ]
     if report.tuned is not None:
         lines += ["", "## All metrics: tuned model", "", *_scores_table(report.tuned, report.metrics)]
-    if report.meta:
-        details = [[f"`{key}`", _cell(value)] for key, value in _flatten(report.meta)]
+    accounting = report.meta.get("data_accounting")
+    if accounting:
+        from mrlkit.data.accounting import summary_lines
+
+        lines += ["", "## Data", "", *(f"- {line}" for line in summary_lines(accounting))]
+    meta = {key: value for key, value in report.meta.items() if key != "data_accounting"}
+    if meta:
+        details = [[f"`{key}`", _cell(value)] for key, value in _flatten(meta)]
         lines += ["", "## Run details", "", *_table(["key", "value"], details, align=("l", "l"))]
     return "\n".join(lines) + "\n"
 
@@ -136,8 +145,13 @@ def report_rich_table(report: Report, metric: str) -> Table:
     """
     from rich.table import Table
 
+    from mrlkit.evaluation.report import SELECTION_WARNING
+
     label = metric_label(metric)
-    table = Table(title=f"{label} by dimension", caption=_caption(report))
+    title = f"{label} by dimension"
+    if report.scored_on_selection_set:
+        title = f"[bold red]{SELECTION_WARNING}[/bold red]\n{title}"
+    table = Table(title=title, caption=_caption(report))
     table.add_column("dim", justify="right", style="bold")
     table.add_column("base", justify="right")
     base_retention = report.retention("base", metric)

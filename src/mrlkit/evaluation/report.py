@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 Scores = dict[int, dict[str, float]]
 Which = Literal["base", "tuned"]
 
+SELECTION_WARNING = (
+    "WARNING: these scores are on the selection set: the dev set that picked the best checkpoint "
+    "(and adaptor epoch) is the set scored here, so the tuned scores are biased upwards. "
+    "For an unbiased report pass --test-data, or drop --eval-data and keep --test-fraction above 0."
+)
+
 
 @dataclass
 class Report:
@@ -32,7 +38,9 @@ class Report:
         base: ``{dim: {metric: value}}`` of the base model, as returned by ``evaluate_dims``.
         tuned: Same for the fine-tuned model, or ``None`` for a base-only report (``mrlkit evaluate``).
         meta: Free-form run details (model names, data path, eval set size, training settings, machine,
-            timings); nested dicts are shown with dotted keys in the Markdown.
+            timings); nested dicts are shown with dotted keys in the Markdown. ``scored_on_selection_set:
+            True`` puts :data:`SELECTION_WARNING` first in every rendering; ``data_accounting`` (from
+            :func:`~mrlkit.data.accounting.data_accounting`) becomes the Markdown's "Data" section.
 
     """
 
@@ -57,6 +65,11 @@ class Report:
     def main_metric(self) -> str:
         """The headline metric: ``"ndcg@10"`` for retrieval, ``"spearman"`` for similarity."""
         return MAIN_METRIC[Task(self.task)]
+
+    @property
+    def scored_on_selection_set(self) -> bool:
+        """Whether the scores come from the set that also selected the model (biased upwards)."""
+        return bool(self.meta.get("scored_on_selection_set"))
 
     @property
     def full_dim(self) -> int:
@@ -143,7 +156,8 @@ class Report:
         """Convert to a JSON-safe dict: dim keys as strings (``"384"``), plus a main-metric summary.
 
         Returns:
-            The report; :meth:`from_dict` reads it back (the ``summary`` is derived and ignored there).
+            The report; :meth:`from_dict` reads it back (``summary`` and ``warning`` are derived and
+            ignored there). ``scored_on_selection_set`` comes first, copied from ``meta``.
 
         """
         summary: dict[str, Any] = {
@@ -154,6 +168,8 @@ class Report:
             summary["tuned_retention"] = _str_keys(self.retention("tuned"))
             summary["gain"] = _str_keys(self.gain())
         return {
+            "scored_on_selection_set": self.scored_on_selection_set,
+            "warning": SELECTION_WARNING if self.scored_on_selection_set else None,
             "task": self.task,
             "dims": list(self.dims),
             "main_metric": self.main_metric,

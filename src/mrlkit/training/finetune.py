@@ -17,15 +17,16 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers import TrainerCallback
 
 from mrlkit.config import Adaptor, FinetuneConfig, LossKind, Rotation
-from mrlkit.data import load_data, load_eval_set, mine_negatives
-from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
-from mrlkit.errors import ConfigError, DataError
+from mrlkit.data.accounting import summary_lines
+from mrlkit.data.types import DataKind, EvalSet, IRSet, TrainingData
+from mrlkit.errors import ConfigError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
 from mrlkit.training.adaptor import train_adaptor
 from mrlkit.training.args import check_precision, training_arguments
 from mrlkit.training.cpu_kernels import cpu_training_kernels, kernels_apply
+from mrlkit.training.data_setup import account, load_training_data, mine_if_asked, test_set_of
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
@@ -87,41 +88,6 @@ def _pick_best_dim(config: FinetuneConfig, dims: list[int]) -> int:
     return 128 if 128 in dims else dims[len(dims) // 2]
 
 
-def _load_training_data(config: FinetuneConfig) -> TrainingData:
-    data = load_data(
-        config.data,
-        kind=config.kind,
-        columns=config.columns or None,
-        eval_fraction=config.eval_fraction,
-        seed=config.seed,
-        dedupe=config.dedupe,
-        score_range=(config.score_range[0], config.score_range[1]),
-        split=config.eval_data is None,
-    )
-    if config.eval_data is not None:
-        data.eval = _load_eval_file(config, config.eval_data, data.kind, "eval_data")
-        data.stats["eval_source"] = str(config.eval_data)  # _plan falls back to it when there is no test set
-    if config.max_train_rows is not None and len(data.train) > config.max_train_rows:
-        data.train = data.train.shuffle(seed=config.seed).select(range(config.max_train_rows))
-    return data
-
-
-def _load_eval_file(config: FinetuneConfig, path: str, kind: DataKind, field: str) -> EvalSet:
-    """Load ``eval_data``/``test_data``; it must score what the training data trains (STS or retrieval)."""
-    eval_set = load_eval_set(
-        path, columns=config.columns or None, score_range=(config.score_range[0], config.score_range[1])
-    )
-    if isinstance(eval_set, STSSet) != (kind is DataKind.SCORED):
-        wanted = "scored pairs (sentence1, sentence2, score)" if kind is DataKind.SCORED else "retrieval data"
-        raise DataError(
-            f"{field} holds {'scored pairs' if isinstance(eval_set, STSSet) else 'retrieval data'} "
-            f"but the training data is {kind.value}",
-            path=path,
-            fix=f"Give {field} {wanted}, like the training data",
-        )
-    return eval_set
-
-
 def _evaluate_base(
     config: FinetuneConfig, model: SentenceTransformer, test: EvalSet, dims: list[int], out: Path
 ) -> dict[int, dict[str, float]]:
@@ -133,6 +99,7 @@ def _evaluate_base(
         "max_seq_length": config.max_seq_length,
         "dims": dims,
         "n": len(test),
+        "split": [config.seed, config.eval_fraction, config.test_fraction],
     }
     if config.eval_data is not None and config.test_data is None:  # the test set may be the eval file
         key["eval_data"] = str(Path(config.eval_data).resolve())
@@ -151,6 +118,7 @@ class _Plan:
 
     data: TrainingData
     test_set: EvalSet | None
+    test_source: str
     model: SentenceTransformer
     dims: list[int]
     loss_kind: LossKind
@@ -160,10 +128,8 @@ class _Plan:
 
 def _plan(config: FinetuneConfig) -> _Plan:
     check_precision(config.precision)
-    data = _load_training_data(config)
-    test_set = data.test if data.test is not None else data.eval
-    if config.test_data is not None:
-        test_set = _load_eval_file(config, config.test_data, data.kind, "test_data")
+    data = load_training_data(config)
+    test_set, test_source = test_set_of(config, data)
     model = SentenceTransformer(resolve_model(config.model))
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
@@ -201,7 +167,7 @@ def _plan(config: FinetuneConfig) -> _Plan:
             primary_dim=_pick_best_dim(config, dims),
             primary_metric=config.best_metric,
         )
-    return _Plan(data, test_set, model, dims, loss_kind, loss, evaluator)
+    return _Plan(data, test_set, test_source, model, dims, loss_kind, loss, evaluator)
 
 
 def _rotate(config: FinetuneConfig, plan: _Plan) -> dict[str, float] | None:
@@ -287,6 +253,7 @@ def finetune(
     *,
     on_base_done: Callable[[dict[int, dict[str, float]]], None] | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    on_data_ready: Callable[[list[str]], None] | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``config.model`` on ``config.data`` and write model, checkpoints and report.
 
@@ -297,6 +264,8 @@ def finetune(
         config: The run's settings.
         on_base_done: Optional callback receiving the base model's per-dim metrics (the CLI prints them).
         callbacks: Extra ``transformers.TrainerCallback`` objects (benchmarks use one to time training).
+        on_data_ready: Optional callback receiving the data summary lines (rows read, dropped, held out,
+            mined, truncated, trained) just before training; the CLI prints them. They are logged too.
 
     Returns:
         A :class:`FinetuneResult`; the report is also saved as report.md/json/png in the output dir.
@@ -314,17 +283,12 @@ def finetune(
         if on_base_done is not None:
             on_base_done(base_metrics)
     lr_mapping = _rotate(config, plan)
-    if config.hard_negatives > 0:
-        plan.data = mine_negatives(
-            plan.data,
-            plan.model,
-            num_negatives=config.hard_negatives,
-            range_min=config.hard_negatives_range[0],
-            range_max=config.hard_negatives_range[1],
-            relative_margin=config.hard_negatives_margin,
-            layout=config.hard_negatives_layout,
-            batch_size=config.eval_batch_size,
-        )
+    plan.data = mine_if_asked(config, plan.data, plan.model)
+    accounting = account(plan.data, plan.model)
+    for line in summary_lines(accounting):
+        logger.info("data: %s", line)
+    if on_data_ready is not None:
+        on_data_ready(summary_lines(accounting))
 
     best_metric = plan.evaluator.best_model_metric if plan.evaluator is not None else None
     train_metrics, train_seconds, best_checkpoint = _train_encoder(
@@ -343,6 +307,7 @@ def finetune(
         config, plan, best_checkpoint, best_metric, train_metrics, train_seconds, start, model_path
     )
     meta["adaptor"] = adaptor
+    meta["data_accounting"] = accounting
     if not base_metrics:  # base not evaluated: a single-model report of the tuned model
         base_metrics, tuned_report = tuned_metrics, None
         meta["note"] = "evaluate_base was off: the only scores are the tuned model's"
@@ -379,6 +344,11 @@ def _run_meta(
         "hard_negatives": plan.data.stats.get("mining"),
         "eval_source": plan.data.stats.get("eval_source"),
         "test_set": getattr(plan.test_set, "name", "test"),
+        "test_source": plan.test_source,
+        # the dev set picked the checkpoint (and adaptor epoch) and is also what the report scores
+        "scored_on_selection_set": plan.test_set is not None
+        and plan.test_set is plan.data.eval
+        and plan.evaluator is not None,
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
         "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})"
         + (

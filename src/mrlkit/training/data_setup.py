@@ -1,0 +1,111 @@
+"""The data steps of :func:`~mrlkit.training.finetune.finetune`: load, pick the test set, mine, account.
+
+Which set does what: the dev set (``eval_data``, dev qrels, or a held-out share of the anchors) picks
+the best checkpoint and the adaptor's best epoch; the test set (``test_data``, test qrels, or another
+held-out share) is what the report scores. Only when there is no test set does the report score the
+dev set, and then it says so (``scored_on_selection_set``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mrlkit.data import load_data, load_eval_set, mine_negatives
+from mrlkit.data.accounting import data_accounting, text_cells, truncation_stats
+from mrlkit.data.types import DataKind, EvalSet, STSSet, TrainingData
+from mrlkit.errors import DataError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from mrlkit.config import FinetuneConfig
+
+logger = logging.getLogger(__name__)
+
+
+def load_training_data(config: FinetuneConfig) -> TrainingData:
+    """Load ``config.data`` split as the config asks, with ``eval_data`` and ``max_train_rows`` applied.
+
+    A single file is split three ways (train / dev / test) unless ``test_data`` is given (then two:
+    train / dev) or ``eval_data`` is given (then not at all: every row trains).
+
+    Raises:
+        DataError: The data or the eval file is invalid, or too small to split.
+
+    """
+    data = load_data(
+        config.data,
+        kind=config.kind,
+        columns=config.columns or None,
+        eval_fraction=config.eval_fraction,
+        test_fraction=0.0 if config.test_data is not None else config.test_fraction,
+        seed=config.seed,
+        dedupe=config.dedupe,
+        score_range=(config.score_range[0], config.score_range[1]),
+        split=config.eval_data is None,
+    )
+    if config.eval_data is not None:
+        data.eval = load_eval_file(config, config.eval_data, data.kind, "eval_data")
+        data.stats["eval_source"] = str(config.eval_data)
+    if config.max_train_rows is not None and len(data.train) > config.max_train_rows:
+        data.stats["rows_cut_by_max_train_rows"] = len(data.train) - config.max_train_rows
+        data.train = data.train.shuffle(seed=config.seed).select(range(config.max_train_rows))
+    return data
+
+
+def load_eval_file(config: FinetuneConfig, path: str, kind: DataKind, field: str) -> EvalSet:
+    """Load ``eval_data``/``test_data``; it must score what the training data trains (STS or retrieval).
+
+    Raises:
+        DataError: The file is invalid or holds the other kind of data.
+
+    """
+    eval_set = load_eval_set(
+        path, columns=config.columns or None, score_range=(config.score_range[0], config.score_range[1])
+    )
+    if isinstance(eval_set, STSSet) != (kind is DataKind.SCORED):
+        wanted = "scored pairs (sentence1, sentence2, score)" if kind is DataKind.SCORED else "retrieval data"
+        raise DataError(
+            f"{field} holds {'scored pairs' if isinstance(eval_set, STSSet) else 'retrieval data'} "
+            f"but the training data is {kind.value}",
+            path=path,
+            fix=f"Give {field} {wanted}, like the training data",
+        )
+    return eval_set
+
+
+def test_set_of(config: FinetuneConfig, data: TrainingData) -> tuple[EvalSet | None, str]:
+    """The set the report scores and where it came from: ``test_data``, the data's test set, else dev."""
+    if config.test_data is not None:
+        return load_eval_file(config, config.test_data, data.kind, "test_data"), str(config.test_data)
+    if data.test is not None and data.test is not data.eval:
+        return data.test, str(data.stats.get("test_source"))
+    return data.eval, f"the dev set ({data.stats.get('eval_source')})"
+
+
+def mine_if_asked(config: FinetuneConfig, data: TrainingData, model: SentenceTransformer) -> TrainingData:
+    """Mine ``config.hard_negatives`` negatives per pair with ``model``, or return ``data`` unchanged."""
+    if config.hard_negatives <= 0:
+        return data
+    return mine_negatives(
+        data,
+        model,
+        num_negatives=config.hard_negatives,
+        range_min=config.hard_negatives_range[0],
+        range_max=config.hard_negatives_range[1],
+        relative_margin=config.hard_negatives_margin,
+        layout=config.hard_negatives_layout,
+        mode=config.hard_negatives_mode,
+        batch_size=config.eval_batch_size,
+    )
+
+
+def account(data: TrainingData, model: SentenceTransformer) -> dict[str, Any]:
+    """:func:`~mrlkit.data.accounting.data_accounting` of the rows about to train, truncation included."""
+    tokenizer = getattr(model, "tokenizer", None)
+    max_length = model.max_seq_length
+    truncation = None
+    if tokenizer is not None and max_length:
+        truncation = truncation_stats(tokenizer, text_cells(data), max_length)
+    return data_accounting(data, truncation)
