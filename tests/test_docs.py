@@ -49,3 +49,14 @@ def test_explore_index_lists_every_file() -> None:
     assert listed == present, (
         f"INDEX.md lists {sorted(listed - present)} not there, misses {sorted(present - listed)}"
     )
+
+
+def test_readme_links_and_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    links = [t for t in re.findall(r"\]\(([^)#]+)\)", readme) if "://" not in t]
+    assert len(links) > 5
+    missing = [t for t in links if not (ROOT / t).exists()]
+    assert not missing, f"README.md links to files that do not exist: {missing}"
+    # CI and the "fresh machine" check run these two commands as written
+    assert "pip install torch==2.13.0 && pip install -e . && mrlkit quickstart" in readme
+    assert 'pip install -e ".[dev]" && python -m pytest -q' in readme
