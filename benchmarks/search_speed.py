@@ -1,0 +1,250 @@
+"""Benchmark 2 of issue #17: search speed, recall and memory at 10^6 vectors of 384 dims.
+
+Compares, in one process, on the same queries and thread count: exact fp32 brute force (faiss
+``IndexFlatIP`` and a numpy BLAS matmul), faiss HNSW over the full vectors (M=32, efConstruction=40,
+efSearch tuned), usearch HNSW over the full vectors (its defaults, expansion_search tuned) and mrlkit's
+funnel (binary / int8 shortlists at several dims, k' tuned; optionally HNSW over the shortlist).
+
+Vectors: all-MiniLM-L6-v2 encodings of every real sentence the shared corpora give (benchmarks/_vectors.py),
+grown to ``--n-vectors`` by noisy copies of real vectors (printed, and stored in the results). The
+synthetic vectors are for speed only: quality is measured in search_quality.py. Queries: the real queries
+of SciFact, CISI and Vaswani (not in the corpus), split into a tuning set (k', ef are chosen there) and
+an evaluation set (recall and speed are measured there).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/search_speed.py --n-vectors 1000000
+    python benchmarks/search_speed.py --quick              # 50k vectors, smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import add_overwrite_argument, check_writable, command_line, console, table, write_result
+from _search_bench import exact_topk, set_threads
+from _speed_methods import FOUND, K, run_baselines, run_funnel, synthetic
+
+
+def load_vectors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Corpus (real, then augmented) and query vectors, and a description of where they came from."""
+    from _vectors import augment, corpus_texts, encode_cached, query_texts
+
+    if args.synthetic:
+        real, queries = synthetic(min(args.max_real or args.n_vectors, args.n_vectors), 1310)
+        source = {"kind": "synthetic gaussian mixture (test mode)"}
+    else:
+        texts = corpus_texts()
+        queries = encode_cached(args.model, query_texts(), "queries")
+        real = encode_cached(args.model, texts[: args.max_real] if args.max_real else texts, "corpus")
+        source = {
+            "kind": "real sentences (benchmarks/_vectors.py)",
+            "model": args.model,
+            "n_real_texts_available": len(texts),
+            "n_real_used": len(real),
+        }
+    corpus, info = augment(real, args.n_vectors, seed=args.seed)
+    return corpus[: args.n_vectors], queries, {**source, "augmentation": info}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def headline(funnels: list[dict[str, Any]], target: float, ram_cap: int) -> dict[str, Any]:
+    """The row quoted as "funnel": the fastest single-query one meeting recall and RAM, else best recall."""
+    ok = [f for f in funnels if f["recall@10"] >= target and f["ram_bytes_per_vector"] <= ram_cap]
+    return max(ok, key=lambda f: f["qps"]) if ok else max(funnels, key=lambda f: (f["recall@10"], f["qps"]))
+
+
+def targets(res: dict[str, Any], target: float) -> dict[str, Any]:
+    """Issue #17's three speed targets, each with its measured numbers."""
+    f, hnsw = res["funnel"], res["hnsw_full"]
+    checks = {
+        "funnel_20x_exact_at_recall": {
+            "qps_ratio_vs_exact": f["qps_ratio_vs_exact"],
+            "recall@10": f["recall@10"],
+            "met": f["qps_ratio_vs_exact"] >= 20 and f["recall@10"] >= target,
+        },
+        "shortlist_ram_le_128B": {
+            "ram_bytes_per_vector": f["ram_bytes_per_vector"],
+            "met": f["ram_bytes_per_vector"] <= 128,
+        },
+        "funnel_vs_hnsw_full": {
+            "qps_ratio": round(f["qps"] / hnsw["qps"], 3),
+            "build_speedup": round(hnsw["build_s"] / max(f["build_s"], 1e-9), 2),
+            "recall@10": [f["recall@10"], hnsw["recall@10"]],
+            "met": f["qps"] >= hnsw["qps"]
+            and hnsw["build_s"] >= 10 * f["build_s"]
+            and f["recall@10"] >= min(hnsw["recall@10"], target),
+        },
+    }
+    return checks
+
+
+def _checkpoint(args: argparse.Namespace, res: dict[str, Any]) -> None:
+    """Results so far, in the work dir: a long run stopped midway still leaves its measurements."""
+    Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+    (Path(args.work_dir) / f"{args.name}.partial.json").write_text(json.dumps(res, indent=1, default=str))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n-vectors", type=int, default=1_000_000)
+    p.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="threads for faiss, BLAS, torch, usearch"
+    )
+    p.add_argument(
+        "--max-real", type=int, default=None, help="use at most this many real vectors (then augment)"
+    )
+    p.add_argument("--quick", action="store_true", help="50k vectors, fewer queries and configs: a smoke run")
+    p.add_argument(
+        "--synthetic", action="store_true", help="Gaussian-mixture vectors instead of encoded sentences"
+    )
+    p.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    p.add_argument(
+        "--funnel",
+        default="binary:64,binary:128,binary:256,binary:384,int8:64,int8:128,binary:384:hnsw",
+        help="kind:dim[:hnsw] shortlists to build, comma-separated",
+    )
+    p.add_argument(
+        "--usearch-dtypes", default="f32", help="usearch HNSW dtypes over full vectors ('' = skip)"
+    )
+    p.add_argument("--hnsw-m", type=int, default=32)
+    p.add_argument(
+        "--hnsw-ef-construction",
+        type=int,
+        default=40,
+        help="efConstruction of every HNSW graph built here (faiss' default), full or shortlist",
+    )
+    p.add_argument("--recall", type=float, default=0.99, help="recall@10 target that k' and ef are tuned to")
+    p.add_argument("--n-eval", type=int, default=1000, help="evaluation queries (batch-of-64 timing)")
+    p.add_argument("--n-single", type=int, default=200, help="of which timed one at a time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work-dir", default="runs/search_speed_work", help="where the mrlkit indexes are built")
+    p.add_argument("--keep-indexes", action="store_true")
+    p.add_argument(
+        "--save-ids", default=None, help="npz with the vectors, queries and every method's results"
+    )
+    p.add_argument("--name", default="search_speed", help="results file name")
+    add_overwrite_argument(p)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n_vectors = min(args.n_vectors, 50_000)
+        args.n_eval, args.n_single = min(args.n_eval, 200), min(args.n_single, 100)
+        if args.funnel == p.get_default("funnel"):
+            args.funnel = "binary:128,int8:64"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
+    command = ("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " if len(unset) == 2 else "") + command_line()
+    check_writable(args.name, args.overwrite, command)
+    console.width = max(console.width, 150)
+    threads = set_threads(args.threads)
+    console.print(f"threads: {args.threads}; BLAS: {threads['blas']}; env: {threads['env']}")
+    corpus, queries, source = load_vectors(args)
+    console.print(f"vectors: {corpus.shape}; {source}")
+    order = np.random.default_rng(args.seed).permutation(len(queries))
+    n_eval = min(args.n_eval, len(queries) // 2)
+    batch, tune_q = queries[order[:n_eval]], queries[order[n_eval:]]
+    single = batch[: args.n_single]
+    start = time.perf_counter()
+    truth_b, truth_t = exact_topk(corpus, batch, K), exact_topk(corpus, tune_q, K)
+    console.print(
+        f"reference top-10 for {len(batch) + len(tune_q)} queries: {time.perf_counter() - start:.1f}s"
+    )
+    data = {
+        "single": single,
+        "batch": batch,
+        "tune": tune_q,
+        "truth_single": truth_b[: len(single)],
+        "truth_batch": truth_b,
+        "truth_tune": truth_t,
+    }
+    res: dict[str, Any] = {
+        "n_vectors": len(corpus),
+        "dim": corpus.shape[1],
+        "k": K,
+        "recall_target": args.recall,
+        "queries": {"eval": len(batch), "single": len(single), "tune": len(tune_q)},
+        "vectors": source,
+        "threads": threads,
+    }
+    res.update(run_baselines(corpus, data, args))
+    _checkpoint(args, res)
+    res["funnel_configs"] = []
+    for spec in [s for s in args.funnel.split(",") if s]:
+        res["funnel_configs"].append(run_funnel(spec, corpus, data, args))
+        _checkpoint(args, res)
+    exact_name = max(("exact_faiss", "exact_numpy"), key=lambda m: res[m]["qps"])
+    res["exact"] = {**res[exact_name], "method": exact_name}
+    for row in res["funnel_configs"]:
+        row["qps_ratio_vs_exact"] = round(row["qps"] / res["exact"]["qps"], 2)
+        row["batch64_qps_ratio_vs_exact"] = round(row["batch64_qps"] / res["exact"]["batch64_qps"], 2)
+    res["funnel"] = headline(res["funnel_configs"], args.recall, 128)
+    res["targets"] = targets(res, args.recall)
+    cols = [
+        "method",
+        "QPS 1",
+        "recall 1",
+        "QPS 64",
+        "recall 64",
+        "k'/ef",
+        "RAM B/vec",
+        "RSS anon B/vec",
+        "build s",
+    ]
+    names = ["exact_numpy", "exact_faiss", "hnsw_full", *[k for k in res if k.startswith("usearch_")]]
+    rows = [
+        [
+            m,
+            res[m]["qps"],
+            res[m]["recall@10"],
+            res[m]["batch64_qps"],
+            res[m]["batch64_recall@10"],
+            res[m].get("ef_search", "-"),
+            res[m]["ram_bytes_per_vector"],
+            res[m].get("rss_anon_delta_bytes_per_vector", "-"),
+            res[m]["build_s"],
+        ]
+        for m in names
+    ]
+    rows += [
+        [
+            f"funnel {f['config']}",
+            f["qps"],
+            f["recall@10"],
+            f["batch64_qps"],
+            f["batch64_recall@10"],
+            f"{f['k_prime']}" + (f"/{f['ef']}" if f["ef"] else ""),
+            f["ram_bytes_per_vector"],
+            f["rss_anon_delta_bytes_per_vector"],
+            f["build_s"],
+        ]
+        for f in res["funnel_configs"]
+    ]
+    console.print(
+        table(f"Search speed: {len(corpus):,} x {corpus.shape[1]}, {args.threads} threads, k={K}", cols, rows)
+    )
+    for name, check in res["targets"].items():
+        console.print(f"{name}: {'met' if check['met'] else 'NOT met'} {check}")
+    if args.save_ids:
+        np.savez(
+            args.save_ids,
+            corpus=corpus,
+            single=single,
+            truth_single=data["truth_single"],
+            **{m: FOUND[m] for m in FOUND},
+        )
+    write_result(args.name, {**res, "command": command}, overwrite=args.overwrite)
+    return res
+
+
+if __name__ == "__main__":
+    main()
