@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,8 @@ import torch
 from sentence_transformers import SentenceTransformerTrainingArguments
 from sentence_transformers.base.sampler import BatchSamplers
 
-from mrlkit.config import FinetuneConfig, LossKind, Precision
-from mrlkit.errors import ConfigError
+from mrlkit.config import FinetuneConfig, LossKind, Precision, ReportTo
+from mrlkit.errors import ConfigError, MissingExtraError, require
 
 
 def check_precision(precision: Precision | str) -> None:
@@ -29,6 +30,21 @@ def check_precision(precision: Precision | str) -> None:
     if precision is Precision.FP16 and not cuda:
         raise ConfigError(
             "precision 'fp16' needs a CUDA GPU and none was found; use --precision auto or fp32"
+        )
+
+
+def check_report_to(report_to: ReportTo | str) -> None:
+    """Refuse a tracker whose package is missing before anything is written (the trainer fails later).
+
+    Raises:
+        MissingExtraError: With the install command.
+    """
+    report_to = ReportTo(report_to)
+    if report_to is ReportTo.TENSORBOARD:
+        require("tensorboard", "tensorboard", "--report-to tensorboard")
+    elif report_to is ReportTo.WANDB and importlib.util.find_spec("wandb") is None:
+        raise MissingExtraError(
+            "--report-to wandb needs the optional package 'wandb'. Install it with: pip install wandb"
         )
 
 
@@ -96,7 +112,7 @@ def training_arguments(
         greater_is_better=True,
         logging_steps=config.logging_steps,
         logging_first_step=True,
-        report_to="none",
+        report_to=config.report_to.value,
         dataloader_drop_last=False,
         dataloader_pin_memory=torch.cuda.is_available(),
         **kwargs,

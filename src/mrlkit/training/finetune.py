@@ -24,12 +24,13 @@ from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.models.resolve import resolve_model
 from mrlkit.training.adaptor import train_adaptor
-from mrlkit.training.args import check_precision, training_arguments
+from mrlkit.training.args import check_precision, check_report_to, training_arguments
 from mrlkit.training.cpu_kernels import cpu_training_kernels, kernels_apply
 from mrlkit.training.data_setup import account, load_training_data, mine_if_asked, test_set_of
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
+from mrlkit.training.progress import install_training_output
 from mrlkit.training.projection import add_projection
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
 
@@ -128,6 +129,7 @@ class _Plan:
 
 def _plan(config: FinetuneConfig) -> _Plan:
     check_precision(config.precision)
+    check_report_to(config.report_to)
     data = load_training_data(config)
     test_set, test_source = test_set_of(config, data)
     model = SentenceTransformer(resolve_model(config.model))
@@ -207,6 +209,15 @@ def _train_encoder(
         loss=plan.loss,
         evaluator=plan.evaluator,
         callbacks=callbacks,
+    )
+    evaluator = plan.evaluator
+    install_training_output(
+        trainer,
+        out / "metrics.jsonl",
+        metric=evaluator.primary_metric_name if evaluator is not None else None,
+        primary_dim=evaluator.primary_dim if evaluator is not None else None,
+        best_key=best_metric,
+        fresh=not config.resume,
     )
     cap_mmap_threshold(config.mmap_threshold_mb)
     train_start = time.perf_counter()
