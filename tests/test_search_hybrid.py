@@ -93,3 +93,29 @@ def test_metrics_match_trec_eval():
 def test_fixture_qrels_parse(hybrid_index):
     queries, qrels = read_dev_set(hybrid_index, FIXTURE / "queries.jsonl", FIXTURE / "qrels" / "test.tsv")
     assert set(queries) == set(qrels) and json.dumps(qrels)
+
+
+def test_cli_bm25_hybrid_search_and_tune(tmp_path, tiny_model_path):
+    from typer.testing import CliRunner
+
+    from mrlkit.cli.app import app
+
+    runner = CliRunner()
+    idx = tmp_path / "idx"
+    args = ["index", "build", str(FIXTURE), str(idx), "--model", tiny_model_path, "--shortlist-dim", "32"]
+    result = runner.invoke(app, [*args, "--bm25"])
+    assert result.exit_code == 0, result.output
+    assert "bm25" in json.loads((idx / "manifest.json").read_text())["components"]
+    query = "what causes a volcano to erupt"
+    result = runner.invoke(app, ["search", str(idx), query, "--mode", "hybrid", "--json", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    result = runner.invoke(app, ["search", str(idx), query, "--mode", "hybrid", "--weights", "1,2,3"])
+    assert result.exit_code == 2 and "2 result list" in result.output
+    queries, qrels = str(FIXTURE / "queries.jsonl"), str(FIXTURE / "qrels" / "test.tsv")
+    result = runner.invoke(app, ["tune-fusion", str(idx), "--queries", queries, "--qrels", qrels])
+    assert result.exit_code == 0, result.output
+    assert "stored in" in result.output
+    result = runner.invoke(app, ["index", "bm25", str(idx), "--language", "xx"])
+    assert result.exit_code == 2 and "language must be one of" in result.output

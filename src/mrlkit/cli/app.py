@@ -195,6 +195,10 @@ from mrlkit.cli.rerank import register as _register_rerank  # noqa: E402
 
 _register_rerank(app)
 
+from mrlkit.cli.hybrid import register as _register_hybrid  # noqa: E402
+
+_register_hybrid(app)
+
 
 register_export_commands(app)
 

@@ -86,6 +86,8 @@ def _build(
     columns: str | None = None,
     overwrite: bool = False,
     config: Path | None = None,
+    bm25: bool = False,
+    bm25_language: str = "en",
     **overrides: Any,  # noqa: ANN401
 ) -> None:
     from mrlkit.search import Index
@@ -94,9 +96,15 @@ def _build(
     start = time.perf_counter()
     with _user_errors():
         cfg = IndexConfig.load(config, **overrides)
+        if bm25:
+            from mrlkit.search.bm25 import BM25Config, build_bm25
+
+            bm25_cfg = BM25Config(language=bm25_language)  # checked before the (long) build
         idx = Index.build(
             index, corpus, model=model, config=cfg, columns=_mapping(columns), overwrite=overwrite
         )
+        if bm25:
+            build_bm25(idx, bm25_cfg)
     disk = idx.info()["disk_bytes"]["total"]
     console.print(
         f"indexed [bold]{len(idx)}[/bold] texts into {index} in {time.perf_counter() - start:.1f} s "
@@ -126,6 +134,8 @@ def _signature() -> inspect.Signature:
             opt(
                 "config", Path | None, typer.Option(None, "--config", "-c", help="YAML settings; flags win.")
             ),
+            opt("bm25", bool, typer.Option(False, help="Also build BM25 (enables --mode hybrid).")),
+            opt("bm25_language", str, typer.Option("en", help="BM25 stop words and stemming language.")),
             *_index_config_options(),
         ]
     )
@@ -250,7 +260,7 @@ def search_command(
     index: IndexArg,
     query: Annotated[str, typer.Argument(help="The query text.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Results to return.")] = 10,
-    mode: Annotated[str, typer.Option(help="exact, funnel or hnsw.")] = "funnel",
+    mode: Annotated[str, typer.Option(help="exact, funnel, hnsw or hybrid (dense + BM25).")] = "funnel",
     k_prime: Annotated[int | None, typer.Option(help="Candidates rescored (default: tuned).")] = None,
     ef: Annotated[int | None, typer.Option(help="HNSW search list size (default: tuned).")] = None,
     model: Annotated[str | None, typer.Option(help="Query with this copy of the index's model.")] = None,
@@ -258,6 +268,10 @@ def search_command(
         bool, typer.Option(help="Search even if the model's fingerprint differs.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON lines.")] = False,
+    fusion: Annotated[str | None, typer.Option(help="Hybrid fusion: rrf or dbsf (default: tuned).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Hybrid weights DENSE,BM25 (default: tuned).")] = None,
+    rerank: Annotated[str | None, typer.Option(help="Cross-encoder (hub id or folder) reranking.")] = None,
+    rerank_top_n: Annotated[int, typer.Option(help="First-stage hits the reranker scores.")] = 100,
 ) -> None:
     """Search an index with one query."""
     from mrlkit.errors import ConfigError
@@ -269,7 +283,18 @@ def search_command(
             raise ConfigError("the query is empty; pass some text")
         idx = Index.open(index, model=model, allow_model_mismatch=allow_model_mismatch)
         start = time.perf_counter()
-        hits = idx.search([query], k=k, mode=mode, k_prime=k_prime, ef=ef)[0]
+        from mrlkit.config import parse_value
+
+        weight_list = parse_value("weights", weights, list[float]) if weights else None
+        first = max(k, rerank_top_n) if rerank else k
+        hits = idx.search(
+            [query], k=first, mode=mode, k_prime=k_prime, ef=ef, fusion=fusion, weights=weight_list
+        )[0]
+        if rerank:
+            from mrlkit.search.rerank import Reranker
+
+            hits = Reranker(rerank).rerank([query], [hits], k=k, top_n=rerank_top_n)[0]
+        hits = hits[:k]
         seconds = time.perf_counter() - start
     if as_json:
         for hit in hits:
