@@ -144,7 +144,7 @@ def run_funnel(
     index = Index.open(path)
     mode = "hnsw" if hnsw else "funnel"
     # mrlkit's tuner on the tuning queries (never the evaluation ones); searches then use its k'/ef
-    tuned = tune_index(index, data["tune"], recall=args.recall, k=K)
+    tuned = tune_index(index, data["tune"], recall=args.tune_recall, k=K)
     console.print(f"  {spec}: tuned {tuned}")
     k_prime, ef = tuned["k_prime"], tuned.get("ef")
     del index
@@ -190,7 +190,7 @@ def _faiss_hnsw_row(
     index, seconds = faiss_hnsw(corpus, args.hnsw_m, args.hnsw_ef_construction)
     anon = rss()["anon"] - before["anon"]
     ef, _, tried = tune(
-        lambda e: faiss_searcher(index, e), EF_GRID, data["tune"], data["truth_tune"], args.recall
+        lambda e: faiss_searcher(index, e), EF_GRID, data["tune"], data["truth_tune"], args.tune_recall
     )
     return {
         **_measure_all("hnsw_full", faiss_searcher(index, ef), data),
@@ -217,7 +217,7 @@ def _usearch_row(
         EF_GRID,
         data["tune"],
         data["truth_tune"],
-        args.recall,
+        args.tune_recall,
     )
     return {
         **_measure_all(f"usearch_{dtype}", usearch_searcher(index, ef, args.threads), data),
@@ -242,20 +242,22 @@ def _faiss_flat_row(corpus: np.ndarray, data: dict[str, np.ndarray]) -> dict[str
     }
 
 
-def run_baselines(
-    corpus: np.ndarray, data: dict[str, np.ndarray], args: argparse.Namespace
-) -> dict[str, Any]:
-    """Exact (numpy, faiss), faiss HNSW and usearch HNSW over the full fp32 vectors."""
+def run_exact(corpus: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Exact fp32 brute force: numpy matmul and faiss IndexFlatIP."""
     console.print("exact: numpy matmul, faiss IndexFlatIP")
-    out: dict[str, Any] = {
+    return {
         "exact_numpy": {
             **_measure_all("exact_numpy", numpy_exact(corpus), data),
             "build_s": 0.0,
             "ram_bytes_per_vector": FULL_BYTES,
         },
         "exact_faiss": _faiss_flat_row(corpus, data),
-        "hnsw_full": _faiss_hnsw_row(corpus, data, args),
     }
+
+
+def run_ann(corpus: np.ndarray, data: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
+    """faiss HNSW and usearch HNSW over the full fp32 vectors, ef tuned on the tuning queries."""
+    out: dict[str, Any] = {"hnsw_full": _faiss_hnsw_row(corpus, data, args)}
     for dtype in [d for d in args.usearch_dtypes.split(",") if d]:
         out[f"usearch_{dtype}"] = _usearch_row(corpus, data, args, dtype)
     return out

@@ -146,48 +146,56 @@ def encode_cached(
     return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
 
 
-def augment(
-    real: np.ndarray, n_total: int, seed: int = 0, noise: float | None = None
-) -> tuple[np.ndarray, dict]:
-    """Grow ``real`` to ``n_total`` unit vectors; synthetic ones are noisy copies of real ones (speed only).
+def augment(real: np.ndarray, n_total: int, seed: int = 0, neighbours: int = 10) -> tuple[np.ndarray, dict]:
+    """Grow ``real`` to ``n_total`` unit vectors by mixing real neighbours (for speed measurements only).
 
-    Each synthetic vector is ``normalise(r + sigma * g)`` with ``r`` a uniformly drawn real vector and ``g``
-    standard Gaussian noise in all dims. ``sigma`` defaults to a value where the synthetic vector's cosine
-    to its source is about the median cosine between a real vector and its nearest real neighbour, so the
-    augmented set keeps the real one's local density (each source becomes a small cluster of near-
-    paraphrases) instead of adding uniform noise that no query would ever be near.
+    Each synthetic vector is ``normalise(a * r_i + (1 - a) * r_j + sigma * g)``: ``r_i`` a uniformly drawn
+    real vector, ``r_j`` one of its ``neighbours`` nearest real vectors, ``a ~ U(0, 1)`` and ``g`` standard
+    Gaussian noise. Mixing real neighbours keeps the synthetic points on the real vectors' manifold (with
+    their Matryoshka structure: every dim mixes the same way); ``sigma`` is half the noise scale at which a
+    noisy copy's cosine to its source equals the median cosine between a real vector and its nearest real
+    neighbour, so the points spread around the segments without being exact interpolations.
 
     Returns:
         The vectors (real first) and a description of the augmentation for the results file.
     """
+    import faiss
+
     rng = np.random.default_rng(seed)
     n_real, dim = real.shape
-    if noise is None:
-        sample = real[rng.choice(n_real, size=min(2000, n_real), replace=False)]
-        sims = sample @ real.T
-        sims[sims > 0.9999] = -1  # the vector itself (and exact duplicates)
-        nn_cos = float(np.median(sims.max(axis=1)))
-        # E|r + s g|^2 = 1 + s^2 dim, cos(r, r + s g) ~ 1 / sqrt(1 + s^2 dim)
-        noise = float(np.sqrt(max(1.0 / nn_cos**2 - 1.0, 1e-6) / dim))
-    else:
-        nn_cos = float("nan")
     out = np.empty((max(n_total, n_real), dim), dtype=np.float32)
     out[:n_real] = real
+    info: dict = {"n_real": int(n_real), "n_synthetic": int(max(n_total - n_real, 0))}
+    if n_total <= n_real:
+        return out[:n_total], info
+    index = faiss.IndexFlatIP(dim)
+    index.add(np.ascontiguousarray(real))
+    sims, nn = index.search(np.ascontiguousarray(real), min(neighbours + 1, n_real))
+    nn_cos = float(np.median(sims[:, 1])) if n_real > 1 else 0.5
+    # E|r + s g|^2 = 1 + s^2 dim, so cos(r, r + s g) ~ 1 / sqrt(1 + s^2 dim)
+    sigma = 0.5 * float(np.sqrt(max(1.0 / nn_cos**2 - 1.0, 1e-6) / dim))
     step = 100_000
     for start in range(n_real, n_total, step):
         stop = min(start + step, n_total)
-        src = rng.integers(0, n_real, size=stop - start)
-        block = real[src] + noise * rng.standard_normal((stop - start, dim), dtype=np.float32)
+        i = rng.integers(0, n_real, size=stop - start)
+        j = nn[i, rng.integers(1, nn.shape[1], size=stop - start)] if nn.shape[1] > 1 else i
+        a = rng.random((stop - start, 1), dtype=np.float32)
+        block = (
+            a * real[i]
+            + (1 - a) * real[j]
+            + sigma * rng.standard_normal((stop - start, dim), dtype=np.float32)
+        )
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[start:stop] = block
-    info = {
-        "n_real": int(n_real),
-        "n_synthetic": int(max(n_total - n_real, 0)),
-        "method": "normalise(real[i] + sigma * N(0, I)), i uniform over the real vectors",
-        "sigma": round(noise, 6),
-        "median_real_nn_cosine": round(nn_cos, 4),
-        "note": "synthetic vectors are for speed only; quality is measured in search_quality.py",
-    }
+    info.update(
+        method=(
+            "normalise(a * r_i + (1 - a) * r_j + sigma * N(0, I)): i uniform over the real vectors, "
+            f"j one of i's {neighbours} nearest real vectors, a ~ U(0, 1)"
+        ),
+        sigma=round(sigma, 6),
+        median_real_nn_cosine=round(nn_cos, 4),
+        note="synthetic vectors are for speed only; quality is measured in search_quality.py",
+    )
     return out, info
 
 
