@@ -113,6 +113,8 @@ def test_chinese_segmenters():
     text = "一个男人在弹吉他"
     bigram = make_tokenizer(TokenizerSettings("zh", segmenter="bigram"))([text])[0]
     assert bigram == ["一个", "个男", "男人", "人在", "在弹", "弹吉", "吉他"]
+    assert BM25Config(language="zh").segmenter == "bigram"  # auto: the measured winner for Chinese
+    assert BM25Config(language="en").segmenter == "word"
     word = make_tokenizer(TokenizerSettings("none"))([text])[0]
     assert word == [text]  # a word regex sees one token: why CJK needs a segmenter
     pytest.importorskip("jieba")

@@ -18,8 +18,8 @@ def bm25_command(
     stem: Annotated[bool, typer.Option(help="Stem words (Snowball).")] = True,
     stopwords: Annotated[bool, typer.Option(help="Drop the language's stop words.")] = True,
     segmenter: Annotated[
-        str, typer.Option(help="word, bigram (CJK character pairs) or jieba (Chinese words).")
-    ] = "word",
+        str, typer.Option(help="auto (bigram for zh/ko, else word), word, bigram (CJK pairs) or jieba.")
+    ] = "auto",
     k1: Annotated[float, typer.Option(help="BM25 k1.")] = 1.5,
     b: Annotated[float, typer.Option(help="BM25 b.")] = 0.75,
     method: Annotated[str, typer.Option(help="lucene, robertson, atire, bm25l or bm25+.")] = "lucene",

@@ -38,7 +38,7 @@ class BM25Config:
     stem: bool = _help("Stem words (Snowball, PyStemmer).", default=True)
     stopwords: bool = _help("Drop the language's stop words.", default=True)
     segmenter: Segmenter = _help(
-        "word, bigram (CJK character pairs) or jieba (Chinese words).", default=Segmenter.WORD
+        "auto (bigram for zh/ko, else word), word, bigram (CJK pairs) or jieba.", default=Segmenter.AUTO
     )
     k1: float = _help("BM25 term-frequency saturation.", default=1.5)
     b: float = _help("BM25 length normalisation.", default=0.75)
@@ -46,8 +46,7 @@ class BM25Config:
 
     def __post_init__(self) -> None:
         """Check values (the tokenizer settings check the language and segmenter)."""
-        self.tokenizer_settings()
-        self.segmenter = Segmenter(self.segmenter)
+        self.segmenter = Segmenter(self.tokenizer_settings().segmenter)  # auto -> word or bigram
         if self.k1 < 0 or not 0 <= self.b <= 1:
             raise ConfigError(f"bm25 needs k1 >= 0 and 0 <= b <= 1, got k1={self.k1}, b={self.b}")
         if self.method not in ("lucene", "robertson", "atire", "bm25l", "bm25+"):
