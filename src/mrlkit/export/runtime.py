@@ -1,0 +1,111 @@
+"""Encode with an exported ONNX graph through onnxruntime, behind the usual ``SentenceTransformer`` API.
+
+``load_onnx_model(export_dir)`` returns a ``SentenceTransformer`` whose only module runs the graph's
+``sentence_embedding`` output in onnxruntime; tokenisation is the original model's, so ``encode``,
+``encode_query``, ``truncate_dim`` and mrlkit's evaluators work unchanged. (sentence-transformers'
+own ``backend="onnx"`` needs optimum-onnx, which requires transformers < 4.58; this path needs only
+onnxruntime.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+from mrlkit.errors import ConfigError, require
+
+MANIFEST = "mrlkit_export.json"
+
+
+class OnnxEmbedding(torch.nn.Module):
+    """A sentence-transformers module that tokenises like the original and embeds in onnxruntime."""
+
+    def __init__(self, session: Any, input_module: torch.nn.Module, dim: int) -> None:  # noqa: ANN401
+        super().__init__()
+        self.session = session
+        object.__setattr__(self, "_input_module", input_module)  # used for tokenising; not a child
+        self.input_names = [i.name for i in session.get_inputs()]
+        self.dim = dim
+        self.placeholder = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # gives a device
+
+    def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+        """Tokenise exactly as the original model's input module does."""
+        return self._input_module.preprocess(inputs, prompt=prompt, **kwargs)
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
+        """Run the graph; put its ``sentence_embedding`` output into ``features``."""
+        feeds = {name: np.asarray(features[name].cpu(), dtype=np.int64) for name in self.input_names}
+        (embeddings,) = self.session.run(["sentence_embedding"], feeds)
+        features["sentence_embedding"] = torch.from_numpy(embeddings)
+        return features
+
+    def get_embedding_dimension(self) -> int:
+        """Size of the graph's ``sentence_embedding`` output."""
+        return self.dim
+
+    def save(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        """Refuse: save the exported folder itself (it already holds the graph)."""
+        raise ConfigError("an ONNX-backed model is read-only; copy its export folder instead")
+
+
+def read_manifest(export_dir: str | Path) -> dict[str, Any]:
+    """The export folder's ``mrlkit_export.json`` (variants, files, opset, source model)."""
+    path = Path(export_dir) / MANIFEST
+    if not path.is_file():
+        raise ConfigError(
+            f"{export_dir} is not an mrlkit ONNX export ({MANIFEST} is missing); "
+            "create one with: mrlkit export MODEL --onnx"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_onnx_model(
+    export_dir: str | Path,
+    variant: str | None = None,
+    *,
+    truncate_dim: int | None = None,
+    providers: list[str] | None = None,
+) -> SentenceTransformer:
+    """Load an export folder as a ``SentenceTransformer`` that embeds through onnxruntime.
+
+    Args:
+        export_dir: A folder written by ``mrlkit export --onnx``.
+        variant: ``fp32``, ``fp16`` or ``int8`` (default: the folder's served variant: int8 or fp16
+            when exported, else fp32).
+        truncate_dim: Keep the first N dims, as ``SentenceTransformer(..., truncate_dim=N)``.
+        providers: onnxruntime execution providers (default: CPU).
+
+    Raises:
+        ConfigError: When the folder is not an export or lacks the variant.
+    """
+    require("onnxruntime", "onnx", "Encoding with an ONNX export")
+    import onnxruntime as ort
+
+    manifest = read_manifest(export_dir)
+    variant = variant or manifest["served"]
+    files = manifest["files"]
+    if variant not in files:
+        raise ConfigError(
+            f"{export_dir} has no {variant} graph (it has {sorted(files)}); "
+            f"re-export with --{variant} or pick one of those"
+        )
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        str(Path(export_dir) / files[variant]), options, providers=providers or ["CPUExecutionProvider"]
+    )
+    source = SentenceTransformer(str(export_dir), device="cpu")
+    dim = source.get_embedding_dimension()
+    if dim is None:
+        raise ConfigError(f"{export_dir}: the model has no fixed embedding dimension")
+    model = SentenceTransformer(modules=[OnnxEmbedding(session, source[0], dim)], device="cpu")
+    model.truncate_dim = truncate_dim
+    model.prompts = dict(source.prompts)
+    model.default_prompt_name = source.default_prompt_name
+    model.similarity_fn_name = source.similarity_fn_name
+    return model
