@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from table_text import rich_header, rich_rows
 
 from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import Report, plot_metric_vs_dim
@@ -62,8 +63,14 @@ def test_markdown_rows(report):
 
 def test_json_round_trip(report, tmp_path):
     data = json.loads(json.dumps(report.to_dict()))
-    assert set(data["base"]) == {"256", "128", "64"}
-    assert data["summary"]["gain"]["64"] == pytest.approx(8.0)
+    # the JSON holds the input scores and summaries worked out here, not just what the report computed
+    assert data["base"] == {str(d): v for d, v in BASE.items()}
+    assert data["tuned"] == {str(d): v for d, v in TUNED.items()}
+    assert data["summary"]["gain"] == pytest.approx({"256": 5.0, "128": 7.0, "64": 8.0})
+    summary = data["summary"]  # retentions by hand: score / full-dim score x 100
+    assert summary["metric"] == "ndcg@10"
+    assert summary["base_retention"] == pytest.approx({"256": 100.0, "128": 90.0, "64": 80.0})
+    assert summary["tuned_retention"] == pytest.approx({"256": 100.0, "128": 52 / 0.55, "64": 48 / 0.55})
     assert Report.from_dict(data) == report
     meta = {"data": tmp_path, "task": Task.IR, "seen": {"b", "a"}}
     safe = Report(task=Task.IR, dims=[256, 128, 64], base=BASE, meta=meta).to_dict()["meta"]
@@ -76,7 +83,9 @@ def test_save_writes_three_files(report, tmp_path):
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths["plot"].stat().st_size > 10_000
     assert Report.load(paths["json"]) == report
-    assert paths["markdown"].read_text(encoding="utf-8") == report.to_markdown()
+    assert json.loads(paths["json"].read_text())["tuned"]["64"] == TUNED[64]
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    assert "| 64 | 0.4000 | 0.4800 | +8.00 | 80.0 | 87.3 |" in markdown.splitlines()
 
 
 def test_base_only_report(tmp_path):
@@ -96,10 +105,30 @@ def test_base_only_report(tmp_path):
 def test_rich_table(report):
     console = Console(record=True, width=120)
     console.print(report.rich_table())
+    text = console.export_text()
+    assert "nDCG@10 by dimension" in text
+    assert rich_header(text) == ["dim", "base", "tuned", "gain", "base ret. %", "tuned ret. %"]
+    rows = rich_rows(text)
+    assert list(rows) == ["256", "128", "64"]  # one row per dim, largest first
+    for dim, cells in rows.items():  # each cell worked out from the inputs
+        b, t, full = BASE[int(dim)]["ndcg@10"], TUNED[int(dim)]["ndcg@10"], TUNED[256]["ndcg@10"]
+        want = [
+            f"{b:.4f}",
+            f"{t:.4f}",
+            f"{100 * (t - b):+.2f}",
+            f"{100 * b / 0.50:.1f}",
+            f"{100 * t / full:.1f}",
+        ]
+        assert cells == want, dim
+    console = Console(record=True, width=120)
     console.print(Report(task="ir", dims=[256, 128, 64], base=BASE).rich_table("recall@10"))
     text = console.export_text()
-    assert "nDCG@10 by dimension" in text and "+8.00" in text and "87.3" in text
-    assert "Recall@10 by dimension" in text and "75.0" in text
+    assert "Recall@10 by dimension" in text and rich_header(text) == ["dim", "base", "retention %"]
+    assert rich_rows(text) == {
+        "256": ["0.8000", "100.0"],
+        "128": ["0.7200", "90.0"],
+        "64": ["0.6000", "75.0"],
+    }
 
 
 def test_sts_report_and_plot_metric(tmp_path):
