@@ -199,6 +199,10 @@ from mrlkit.cli.hybrid import register as _register_hybrid  # noqa: E402
 
 _register_hybrid(app)
 
+from mrlkit.cli.serve import register as _register_serve  # noqa: E402
+
+_register_serve(app)
+
 
 register_export_commands(app)
 
