@@ -14,7 +14,7 @@ import numpy as np
 
 from mrlkit.errors import require
 from mrlkit.search.config import HnswBackend, IndexConfig, Quantization
-from mrlkit.search.funnel import top_k
+from mrlkit.search.funnel import faiss_threads, top_k
 from mrlkit.search.quantise import int8_decode, pack_bits, truncate
 
 GRAPH_FILE = {HnswBackend.FAISS: "hnsw.faiss", HnswBackend.USEARCH: "hnsw.usearch"}
@@ -125,7 +125,8 @@ class Graphs:
                 rows[missing] = -1
             else:
                 graph.hnsw.efSearch = max(ef, kk)
-                dist, rows = graph.search(codes, kk)
+                with faiss_threads(len(codes) * max(ef, kk) * 4096):  # one query: one thread
+                    dist, rows = graph.search(codes, kk)
                 scores = self.dim - 2.0 * dist if self.kind is Quantization.BINARY else dist
                 rows = rows.astype(np.int64)
             scores = np.where(rows >= 0, scores, -np.inf).astype(np.float32)
