@@ -53,6 +53,43 @@ def export_command(
     )
 
 
+def mteb_command(
+    model: Annotated[str, typer.Argument(help="Model folder or hub id.")],
+    data: Annotated[str, typer.Option(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    dims: Annotated[str | None, typer.Option(help="Dims (default: full, then powers of 2 to 32).")] = None,
+    split: Annotated[str, typer.Option(help="qrels file scored as MTEB's test split.")] = "test",
+    lang: Annotated[str, typer.Option(help="MTEB language code of the data, e.g. cmn-Hans.")] = "eng-Latn",
+    output_dir: Annotated[Path, typer.Option(help="MTEB result files and mteb_summary.json.")] = Path(
+        "mrlkit-mteb"
+    ),
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 32,
+) -> None:
+    """Run MTEB's retrieval evaluation on your own BEIR folder at every Matryoshka dim."""
+    from mrlkit.cli.app import _quiet_libraries, _user_errors, console
+    from mrlkit.config import parse_value
+
+    _quiet_libraries()
+    with _user_errors():
+        from mrlkit.evaluation.mteb_eval import SUMMARY_METRICS, run_mteb
+
+        scores = run_mteb(
+            model,
+            data,
+            output_dir,
+            dims=parse_value("dims", dims, list[int]) if dims else None,
+            split=split,
+            lang=lang,
+            batch_size=batch_size,
+        )
+    console.print("| dim | " + " | ".join(SUMMARY_METRICS) + " |")
+    for dim, row in scores.items():
+        console.print(
+            f"| {dim} | " + " | ".join(f"{row.get(m, float('nan')):.4f}" for m in SUMMARY_METRICS) + " |"
+        )
+    console.print(f"MTEB result files: {output_dir}/dim<d>/   summary: {output_dir / 'mteb_summary.json'}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``export`` (and ``mteb`` when its module is there) to the ``mrlkit`` app."""
+    """Add ``export`` and ``mteb`` to the ``mrlkit`` app."""
     app.command("export")(export_command)
+    app.command("mteb")(mteb_command)
