@@ -44,8 +44,8 @@ def faiss_flat(corpus: np.ndarray) -> tuple[Any, float]:
     import faiss
 
     index = faiss.IndexFlatIP(corpus.shape[1])
-    _, seconds = timed(lambda: index.add(corpus))
-    return index, seconds
+    _, wall, cpu = timed(lambda: index.add(corpus))
+    return index, (wall, cpu)
 
 
 def faiss_hnsw(corpus: np.ndarray, m: int, ef_construction: int) -> tuple[Any, float]:
@@ -53,8 +53,8 @@ def faiss_hnsw(corpus: np.ndarray, m: int, ef_construction: int) -> tuple[Any, f
 
     index = faiss.IndexHNSWFlat(corpus.shape[1], m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ef_construction
-    _, seconds = timed(lambda: index.add(corpus))
-    return index, seconds
+    _, wall, cpu = timed(lambda: index.add(corpus))
+    return index, (wall, cpu)
 
 
 def faiss_searcher(index: Any, ef: int | None = None) -> Any:
@@ -68,8 +68,8 @@ def usearch_hnsw(corpus: np.ndarray, dtype: str, threads: int) -> tuple[Any, flo
 
     index = Index(ndim=corpus.shape[1], metric="ip", dtype=dtype)  # connectivity 16, expansion_add 128
     keys = np.arange(len(corpus), dtype=np.uint64)
-    _, seconds = timed(lambda: index.add(keys, corpus, threads=threads))
-    return index, seconds
+    _, wall, cpu = timed(lambda: index.add(keys, corpus, threads=threads))
+    return index, (wall, cpu)
 
 
 def usearch_searcher(index: Any, ef: int, threads: int) -> Any:
@@ -107,12 +107,14 @@ def measure(
     truth_b: np.ndarray,
 ) -> dict[str, Any]:
     """Single-query and batch-of-64 QPS, recall@10 of each against exact."""
-    qps1, found1 = single_qps(search, q_single)
-    qps64, found64 = batch_qps(search, q_batch, 64)
+    qps1, cpu1, found1 = single_qps(search, q_single)
+    qps64, cpu64, found64 = batch_qps(search, q_batch, 64)
     row = {
         "qps": round(qps1, 2),
         "recall@10": round(recall_at_k(found1, truth_s), 4),
+        "qps_cpu": round(cpu1, 2),
         "batch64_qps": round(qps64, 2),
+        "batch64_qps_cpu": round(cpu64, 2),
         "batch64_recall@10": round(recall_at_k(found64, truth_b), 4),
     }
     console.print(f"  {name}: {row}")
@@ -138,7 +140,7 @@ def run_funnel(
         hnsw_m=args.hnsw_m,
         hnsw_ef_construction=args.hnsw_ef_construction,
     )
-    _, build_s = timed(
+    _, build_s, build_cpu = timed(
         lambda: Index.from_vectors(path, [str(i) for i in range(len(corpus))], corpus, config=cfg)
     )
     index = Index.open(path)
@@ -167,6 +169,7 @@ def run_funnel(
         ef=ef,
         tuned=tuned,
         build_s=round(build_s, 2),
+        build_cpu_s=round(build_cpu, 2),
         ram_bytes_per_vector=short_bytes + (2 * args.hnsw_m * 4 if hnsw else 0),  # + level-0 graph links
         rss_anon_delta_bytes_per_vector=round((after["anon"] - before["anon"]) / len(corpus), 1),
         rss_file_delta_bytes_per_vector=round((after["file"] - before["file"]) / len(corpus), 1),
@@ -199,7 +202,8 @@ def _faiss_hnsw_row(
         "ef_construction": args.hnsw_ef_construction,
         "ef_search": ef,
         "tuning_ef": tried,
-        "build_s": round(seconds, 2),
+        "build_s": round(seconds[0], 2),
+        "build_cpu_s": round(seconds[1], 2),
         "ram_bytes_per_vector": FULL_BYTES + 2 * args.hnsw_m * 4,
         "rss_anon_delta_bytes_per_vector": round(anon / len(corpus), 1),
     }
@@ -224,7 +228,8 @@ def _usearch_row(
         "library": f"usearch {dtype} (connectivity 16, expansion_add 128)",
         "ef_search": ef,
         "tuning_ef": tried,
-        "build_s": round(seconds, 2),
+        "build_s": round(seconds[0], 2),
+        "build_cpu_s": round(seconds[1], 2),
         "ram_bytes_per_vector": round(index.memory_usage / len(corpus), 1),
         "rss_anon_delta_bytes_per_vector": round(anon / len(corpus), 1),
     }
@@ -236,7 +241,8 @@ def _faiss_flat_row(corpus: np.ndarray, data: dict[str, np.ndarray]) -> dict[str
     anon = rss()["anon"] - before["anon"]
     return {
         **_measure_all("exact_faiss", faiss_searcher(index), data),
-        "build_s": round(seconds, 2),
+        "build_s": round(seconds[0], 2),
+        "build_cpu_s": round(seconds[1], 2),
         "ram_bytes_per_vector": FULL_BYTES,
         "rss_anon_delta_bytes_per_vector": round(anon / len(corpus), 1),
     }
@@ -249,6 +255,7 @@ def run_exact(corpus: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, Any]
         "exact_numpy": {
             **_measure_all("exact_numpy", numpy_exact(corpus), data),
             "build_s": 0.0,
+            "build_cpu_s": 0.0,
             "ram_bytes_per_vector": FULL_BYTES,
         },
         "exact_faiss": _faiss_flat_row(corpus, data),

@@ -61,28 +61,70 @@ def headline(funnels: list[dict[str, Any]], target: float, ram_cap: int) -> dict
 
 
 def targets(res: dict[str, Any], target: float) -> dict[str, Any]:
-    """Issue #17's three speed targets, each with its measured numbers."""
+    """Issue #17's three speed targets, each with its measured numbers, on wall and on CPU time.
+
+    ``met`` uses CPU time (``met_wall``: wall time): with one thread, CPU time is the time the work took
+    on a core, while wall time on a shared machine also counts the time spent waiting for one.
+    """
     f, hnsw = res["funnel"], res["hnsw_full"]
-    checks = {
+    recall_ok = f["recall@10"] >= target
+    checks: dict[str, Any] = {
         "funnel_20x_exact_at_recall": {
             "qps_ratio_vs_exact": f["qps_ratio_vs_exact"],
+            "qps_cpu_ratio_vs_exact": f["qps_cpu_ratio_vs_exact"],
             "recall@10": f["recall@10"],
-            "met": f["qps_ratio_vs_exact"] >= 20 and f["recall@10"] >= target,
+            "met_wall": f["qps_ratio_vs_exact"] >= 20 and recall_ok,
+            "met": f["qps_cpu_ratio_vs_exact"] >= 20 and recall_ok,
         },
         "shortlist_ram_le_128B": {
             "ram_bytes_per_vector": f["ram_bytes_per_vector"],
             "met": f["ram_bytes_per_vector"] <= 128,
         },
-        "funnel_vs_hnsw_full": {
-            "qps_ratio": round(f["qps"] / hnsw["qps"], 3),
-            "build_speedup": round(hnsw["build_s"] / max(f["build_s"], 1e-9), 2),
-            "recall@10": [f["recall@10"], hnsw["recall@10"]],
-            "met": f["qps"] >= hnsw["qps"]
-            and hnsw["build_s"] >= 10 * f["build_s"]
-            and f["recall@10"] >= min(hnsw["recall@10"], target),
-        },
     }
+    if hnsw is not None:
+        equal = f["recall@10"] >= min(hnsw["recall@10"], target)
+        wall = {"qps": f["qps"] / hnsw["qps"], "build": hnsw["build_s"] / max(f["build_s"], 1e-9)}
+        cpu = {
+            "qps": f["qps_cpu"] / hnsw["qps_cpu"],
+            "build": hnsw["build_cpu_s"] / max(f["build_cpu_s"], 1e-9),
+        }
+        checks["funnel_vs_hnsw_full"] = {
+            "qps_ratio": round(wall["qps"], 3),
+            "qps_cpu_ratio": round(cpu["qps"], 3),
+            "build_speedup": round(wall["build"], 2),
+            "build_cpu_speedup": round(cpu["build"], 2),
+            "recall@10": [f["recall@10"], hnsw["recall@10"]],
+            "met_wall": wall["qps"] >= 1 and wall["build"] >= 10 and equal,
+            "met": cpu["qps"] >= 1 and cpu["build"] >= 10 and equal,
+        }
     return checks
+
+
+def print_table(res: dict[str, Any], args: argparse.Namespace) -> None:
+    """Every method's row: QPS (wall, CPU), recall, k'/ef, memory and build time."""
+    cols = ["method", "QPS 1", "QPS 1 cpu", "recall 1", "QPS 64", "QPS 64 cpu", "recall 64", "k'/ef"]
+    cols += ["RAM B/vec", "RSS anon B/vec", "build s", "build cpu s"]
+    rows = []
+    ann = [k for k in res if (k == "hnsw_full" or k.startswith("usearch_")) and res[k]]
+    names = ["exact_numpy", "exact_faiss", *ann]
+    for name, r in [(m, res[m]) for m in names] + [
+        (f"funnel {f['config']}", f) for f in res["funnel_configs"]
+    ]:
+        knob = r.get("ef_search") or (
+            f"{r['k_prime']}" + (f"/{r['ef']}" if r.get("ef") else "") if "k_prime" in r else "-"
+        )
+        rows.append(
+            [name, r["qps"], r["qps_cpu"], r["recall@10"], r["batch64_qps"], r["batch64_qps_cpu"]]
+            + [
+                r["batch64_recall@10"],
+                knob,
+                r["ram_bytes_per_vector"],
+                r.get("rss_anon_delta_bytes_per_vector", "-"),
+            ]
+            + [r["build_s"], r["build_cpu_s"]]
+        )
+    title = f"Search speed: {res['n_vectors']:,} x {res['dim']}, {args.threads} thread(s), k={K}"
+    console.print(table(title, cols, rows))
 
 
 def _checkpoint(args: argparse.Namespace, res: dict[str, Any]) -> None:
@@ -129,6 +171,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", default="runs/search_speed_work", help="where the mrlkit indexes are built")
     p.add_argument("--keep-indexes", action="store_true")
+    p.add_argument(
+        "--skip-ann", action="store_true", help="no HNSW over full vectors (that target is skipped)"
+    )
     p.add_argument(
         "--save-ids", default=None, help="npz with the vectors, queries and every method's results"
     )
@@ -187,57 +232,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for spec in [s for s in args.funnel.split(",") if s]:
         res["funnel_configs"].append(run_funnel(spec, corpus, data, args))
         _checkpoint(args, res)
-    res.update(run_ann(corpus, data, args))
-    exact_name = max(("exact_faiss", "exact_numpy"), key=lambda m: res[m]["qps"])
+    if args.skip_ann:
+        res["hnsw_full"] = None
+    else:
+        res.update(run_ann(corpus, data, args))
+    exact_name = max(("exact_faiss", "exact_numpy"), key=lambda m: res[m]["qps_cpu"])
     res["exact"] = {**res[exact_name], "method": exact_name}
     for row in res["funnel_configs"]:
-        row["qps_ratio_vs_exact"] = round(row["qps"] / res["exact"]["qps"], 2)
-        row["batch64_qps_ratio_vs_exact"] = round(row["batch64_qps"] / res["exact"]["batch64_qps"], 2)
+        for key in ("qps", "qps_cpu", "batch64_qps", "batch64_qps_cpu"):
+            row[f"{key}_ratio_vs_exact"] = round(row[key] / res["exact"][key], 2)
     res["funnel"] = headline(res["funnel_configs"], args.recall, 128)
     res["targets"] = targets(res, args.recall)
-    cols = [
-        "method",
-        "QPS 1",
-        "recall 1",
-        "QPS 64",
-        "recall 64",
-        "k'/ef",
-        "RAM B/vec",
-        "RSS anon B/vec",
-        "build s",
-    ]
-    names = ["exact_numpy", "exact_faiss", "hnsw_full", *[k for k in res if k.startswith("usearch_")]]
-    rows = [
-        [
-            m,
-            res[m]["qps"],
-            res[m]["recall@10"],
-            res[m]["batch64_qps"],
-            res[m]["batch64_recall@10"],
-            res[m].get("ef_search", "-"),
-            res[m]["ram_bytes_per_vector"],
-            res[m].get("rss_anon_delta_bytes_per_vector", "-"),
-            res[m]["build_s"],
-        ]
-        for m in names
-    ]
-    rows += [
-        [
-            f"funnel {f['config']}",
-            f["qps"],
-            f["recall@10"],
-            f["batch64_qps"],
-            f["batch64_recall@10"],
-            f"{f['k_prime']}" + (f"/{f['ef']}" if f["ef"] else ""),
-            f["ram_bytes_per_vector"],
-            f["rss_anon_delta_bytes_per_vector"],
-            f["build_s"],
-        ]
-        for f in res["funnel_configs"]
-    ]
-    console.print(
-        table(f"Search speed: {len(corpus):,} x {corpus.shape[1]}, {args.threads} threads, k={K}", cols, rows)
-    )
+    print_table(res, args)
     for name, check in res["targets"].items():
         console.print(f"{name}: {'met' if check['met'] else 'NOT met'} {check}")
     if args.save_ids:
