@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("faiss")
-pytrec_eval = pytest.importorskip("pytrec_eval")
+pytest.importorskip("faiss")  # every benchmark here builds a faiss index
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 FIXTURE = Path(__file__).parent / "fixtures" / "search"
@@ -74,6 +73,7 @@ def test_search_speed_quick(tmp_path, results_dir, monkeypatch):
 
 
 def test_search_quality_quick(tmp_path, results_dir, monkeypatch):
+    pytrec_eval = pytest.importorskip("pytrec_eval")  # only this test's reference needs it
     import search_quality
 
     monkeypatch.setattr(sys, "argv", ["benchmarks/search_quality.py"])

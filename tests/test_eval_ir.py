@@ -14,8 +14,6 @@ from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import IR_METRICS, MatryoshkaIREvaluator, evaluate_model
 from mrlkit.evaluation.base import scoring_similarity
 
-pytrec_eval = pytest.importorskip("pytrec_eval")
-
 DIMS = (384, 128, 32, 8)
 
 QUERIES = {
@@ -98,6 +96,7 @@ def _mean(per_query: dict[str, dict[str, float]], measure: str) -> float:
 
 def _reference(model, ir: IRSet, dim: int) -> dict[str, float]:
     """Rank the corpus with plain torch cosine similarity and score the run with trec_eval."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")  # only this cross-check needs it (mrlkit[dev])
     qids = [qid for qid in ir.queries if ir.relevant.get(qid)]
     doc_ids = list(ir.corpus)
     queries = model.encode([ir.queries[qid] for qid in qids], convert_to_tensor=True)[:, :dim]
