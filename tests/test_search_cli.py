@@ -78,3 +78,23 @@ def test_errors_are_one_line_with_exit_2(tmp_path, tiny_model_path, args, messag
     assert len(errors) == 1 and message in errors[0], result.output
     assert (idx / "manifest.json").read_text() == before
     assert not (tmp_path / "new").exists()
+
+
+def test_evaluate_search_table_json_png(tmp_path, tiny_model_path):
+    idx = tmp_path / "idx"
+    assert (
+        invoke("index", "build", CORPUS, idx, "--model", tiny_model_path, "--shortlist-dim", "16").exit_code
+        == 0
+    )
+    out = tmp_path / "eval"
+    result = invoke("evaluate-search", idx, "--queries", CORPUS, "--output-dir", out)
+    assert result.exit_code == 0, result.output
+    assert "5 queries, 20 documents" in result.output
+    results = json.loads((out / "search_eval.json").read_text())
+    assert set(results["modes"]) == {"exact", "funnel"}
+    exact, funnel = results["modes"]["exact"], results["modes"]["funnel"]
+    assert funnel["recall_vs_exact@10"] == 1.0 and funnel["ndcg@10"] == exact["ndcg@10"]  # k' = 20 = all docs
+    assert exact["recall@100"] == 1.0 and exact["ram_bytes_per_vector"] == 64 * 2
+    assert funnel["ram_bytes_per_vector"] == 2 and (out / "search_eval.png").stat().st_size > 1000
+    result = invoke("evaluate-search", idx, "--queries", f"{CORPUS}/queries.jsonl")
+    assert result.exit_code == 2 and "error: " in result.output and "--qrels" in result.output
