@@ -1,6 +1,10 @@
 """The command line: help, data check, finetune/evaluate on the tiny model, one-line errors."""
 
+import json
+from pathlib import Path
+
 from conftest import FIXTURES
+from table_text import rich_header, rich_rows
 from typer.testing import CliRunner
 
 from mrlkit.cli import app
@@ -38,6 +42,18 @@ def test_data_check_bad_file_is_one_line_error(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "bad.jsonl:2" in lines[0]
 
 
+def _assert_table_matches_report(output: str, report_json: Path) -> None:
+    """The last printed nDCG@10 table has one row per dim, with report.json's scores and gain."""
+    report = json.loads(report_json.read_text())
+    table = output[output.rindex("nDCG@10 by dimension") :]
+    assert rich_header(table)[:4] == ["dim", "base", "tuned", "gain"]
+    rows = rich_rows(table)
+    assert list(rows) == list(report["base"]) == ["64", "16"]
+    for dim, cells in rows.items():
+        base, tuned = report["base"][dim]["ndcg@10"], report["tuned"][dim]["ndcg@10"]
+        assert cells[:3] == [f"{base:.4f}", f"{tuned:.4f}", f"{100 * (tuned - base):+.2f}"], dim
+
+
 def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(f"data: {PAIRS}\nmodel: {tiny_model_path}\nepochs: 1\nbatch_size: 8\n")
@@ -48,7 +64,7 @@ def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "nDCG@10" in result.output
+    _assert_table_matches_report(result.output, out / "report.json")
     # the data summary is printed before training: what was read, held out and trained
     assert "data read 22 rows (pairs); duplicates removed: 1" in result.output
     assert "held out: 4 rows for dev (selection), 3 for test" in result.output
@@ -75,7 +91,7 @@ def test_finetune_yaml_plus_flags_and_evaluate(tiny_model_path, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert (ev / "report.json").is_file()
+    _assert_table_matches_report(result.output, ev / "report.json")
 
 
 def test_finetune_errors_are_one_line_and_exit_2(tiny_model_path, tmp_path):
