@@ -97,3 +97,23 @@ def test_train_reranker_cli_bad_input_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["train-reranker", "--data", str(BEIR), "--batch-size", "0"])
     assert result.exit_code == 2
     assert "batch_size must be > 0" in result.output
+
+
+def test_search_cli_reranks_with_a_saved_cross_encoder(tmp_path, tiny_model_path, tiny_cross_encoder):
+    from typer.testing import CliRunner
+
+    from mrlkit.cli.app import app
+    from mrlkit.search import Index, IndexConfig
+
+    fixture = Path(__file__).parent / "fixtures" / "search"
+    Index.build(tmp_path / "idx", fixture, model=tiny_model_path, config=IndexConfig(shortlist_dim=32))
+    tiny_cross_encoder.save_pretrained(str(tmp_path / "ce"))
+    query = "what causes a volcano to erupt"
+    args = ["search", str(tmp_path / "idx"), query, "--json", "-k", "3", "--rerank", str(tmp_path / "ce")]
+    result = CliRunner().invoke(app, [*args, "--rerank-top-n", "5"])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.output.splitlines()]
+    first = Index.open(tmp_path / "idx").search([query], k=5)[0]
+    expected = Reranker(tiny_cross_encoder).score(query, [h.text for h in first])
+    order = sorted(range(5), key=lambda i: -expected[i])[:3]
+    assert [h["id"] for h in hits] == [first[i].id for i in order]

@@ -34,6 +34,10 @@ class Service:
 
         self.config = config
         self.index = Index.open(config.index, model=config.model)
+        try:
+            _ = self.index.encoder  # load (and fingerprint-check) the model now, not on the first request
+        except MrlkitError:
+            pass  # an index built from vectors: /search and /embed answer 400 with the reason
         self.lock = threading.Lock()
         self._reranker: Any = None
 
