@@ -98,3 +98,28 @@ def test_evaluate_search_table_json_png(tmp_path, tiny_model_path):
     assert funnel["ram_bytes_per_vector"] == 2 and (out / "search_eval.png").stat().st_size > 1000
     result = invoke("evaluate-search", idx, "--queries", f"{CORPUS}/queries.jsonl")
     assert result.exit_code == 2 and "error: " in result.output and "--qrels" in result.output
+
+
+def test_advise_picks_the_cheapest_config_meeting_the_target(tmp_path, tiny_model_path):
+    out = tmp_path / "advice"
+    args = ["advise", "--data", CORPUS, "--model", tiny_model_path, "--dims", "16,32", "--k-primes", "5,20"]
+    result = invoke(*args, "--target", "0.99", "--output-dir", out)
+    assert result.exit_code == 0, result.output
+    advice = json.loads((out / "advice.json").read_text())
+    assert len(advice["rows"]) == 2 * 3 * 2 * 2  # dims x quantisations x (flat, hnsw) x k'
+    qualifying = [r for r in advice["rows"] if r["retention"] >= 0.99]
+    chosen = advice["chosen"]
+    assert chosen["ram_bytes_per_vector"] == min(r["ram_bytes_per_vector"] for r in qualifying)
+    assert any(r["k_prime"] == 20 and r["retention"] == 1.0 for r in advice["rows"])  # k' = all docs = exact
+    built = invoke(
+        "index", "build", CORPUS, tmp_path / "idx", "--model", tiny_model_path, "--config", out / "index.yaml"
+    )
+    assert built.exit_code == 0, built.output
+    info = json.loads(invoke("index", "info", tmp_path / "idx", "--json").output)
+    assert (
+        info["config"]["shortlist_dim"] == chosen["shortlist_dim"]
+        and info["config"]["k_prime"] == chosen["k_prime"]
+    )
+    assert (out / "advice.png").is_file()
+    result = invoke(*args, "--target", "1.5")
+    assert result.exit_code == 2 and "target must be in (0, 1]" in result.output

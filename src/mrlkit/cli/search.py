@@ -313,6 +313,7 @@ def register(app: typer.Typer) -> None:
     """Add ``index`` and ``search`` to the ``mrlkit`` app."""
     app.add_typer(index_app, name="index")
     app.command("search", help="Search an index with one query.")(search_command)
-    from mrlkit.cli.search_eval import evaluate_search_command
+    from mrlkit.cli.search_eval import advise_command, evaluate_search_command
 
     app.command("evaluate-search")(evaluate_search_command)
+    app.command("advise")(advise_command)

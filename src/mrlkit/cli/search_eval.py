@@ -85,3 +85,72 @@ def evaluate_search_command(
     if output_dir is not None:
         paths = save_evaluation(results, output_dir)
         console.print("wrote " + ", ".join(map(str, paths)))
+
+
+def advise_command(
+    data: Annotated[
+        Path, typer.Option(help="BEIR folder with your judged queries (queries, corpus, qrels).")
+    ],
+    model: Annotated[
+        str, typer.Option(help="Model: hub id or folder.")
+    ] = "sentence-transformers/all-MiniLM-L6-v2",
+    target: Annotated[float, typer.Option(help="Keep at least this share of exact full-dim nDCG@10.")] = 0.99,
+    split: Annotated[str, typer.Option(help="qrels split to evaluate on.")] = "test",
+    dims: Annotated[
+        str | None, typer.Option(help="Shortlist dims (default: trained dims or 32-256).")
+    ] = None,
+    quantizations: Annotated[str, typer.Option(help="Shortlist quantisations to try.")] = "binary,int8,float",
+    k_primes: Annotated[str, typer.Option(help="Candidate counts to try.")] = "20,50,100,200,500,1000",
+    hnsw: Annotated[bool, typer.Option(help="Also try an HNSW graph over the shortlist.")] = True,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Write advice.json, advice.png, index.yaml.")
+    ] = None,
+) -> None:
+    """Find the cheapest shortlist (dim, quantisation, k', HNSW) keeping TARGET x exact nDCG@10."""
+    import json
+
+    from mrlkit.cli.search import _quiet_libraries, _user_errors
+    from mrlkit.config import parse_value
+    from mrlkit.search.advise import advise, plot_advice
+
+    _quiet_libraries()
+    with _user_errors():
+        advice = advise(
+            model,
+            data,
+            target=target,
+            split=split,
+            dims=parse_value("dims", dims, list[int]) if dims else None,
+            quantizations=parse_value("quantizations", quantizations, list[str]),
+            k_primes=parse_value("k_primes", k_primes, list[int]),
+            hnsw=(False, True) if hnsw else (False,),
+        )
+    exact = advice.exact
+    console.print(
+        f"exact ({exact['ram_bytes_per_vector']:.0f} B/vector in RAM): nDCG@10 {exact['ndcg@10']:.4f}, "
+        f"{exact['qps_single']:.0f} queries/s; {len(advice.rows)} configurations measured"
+    )
+    if advice.chosen is None:
+        console.print(f"no configuration kept {target} x exact nDCG@10; lower --target or add dims / k'")
+    else:
+        c = advice.chosen
+        console.print(
+            f"[bold]cheapest at >= {target} x exact:[/bold] shortlist {c['shortlist_dim']} dims "
+            f"{c['quantization']}, {'HNSW' if c['hnsw'] else 'flat scan'}, k'={c['k_prime']}: nDCG@10 "
+            f"{c['ndcg@10']:.4f} ({c['retention']:.1%}), {c['qps_single']:.0f} queries/s, "
+            f"{c['ram_bytes_per_vector']:.0f} B/vector in RAM, {c['disk_bytes_per_vector']:.0f} on disk"
+        )
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "advice.json").write_text(
+            json.dumps(
+                {"target": target, "exact": exact, "chosen": advice.chosen, "rows": advice.rows}, indent=1
+            )
+        )
+        plot_advice(advice, output_dir / "advice.png")
+        if advice.chosen is not None:
+            advice.save_config(output_dir / "index.yaml")
+            console.print(
+                f"build with it: mrlkit index build CORPUS INDEX --config {output_dir / 'index.yaml'}"
+            )
+        console.print(f"wrote {output_dir}/advice.json, advice.png")
