@@ -84,6 +84,9 @@ def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path, monkeypatch):
     gpu_mb = result.report.meta["peak_gpu_memory_mb"]
     assert (gpu_mb > 0) if torch.cuda.is_available() else (gpu_mb is None)
     # training changed the weights and the model card mentions the Matryoshka loss
+    before = SentenceTransformer(tiny_model_path, device="cpu")[0].auto_model.state_dict()
+    after = saved_model[0].auto_model.state_dict()
+    assert all(not torch.equal(before[k], after[k]) for k in before if "encoder.layer" in k)
     card = (out / "model" / "README.md").read_text()
     assert "MatryoshkaLoss" in card
     model = SentenceTransformer(str(out / "model"), truncate_dim=32, device="cpu")
