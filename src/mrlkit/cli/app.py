@@ -38,6 +38,8 @@ def _user_errors() -> Iterator[None]:
 
 
 def _print_result(result: FinetuneResult) -> None:
+    if result.report is None:  # not the main process of a multi-process run: it prints nothing
+        return
     console.print(result.report.rich_table())
     console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
 

@@ -12,6 +12,7 @@ from sentence_transformers.base.sampler import BatchSamplers
 
 from mrlkit.config import FinetuneConfig, LossKind, Precision, ReportTo
 from mrlkit.errors import ConfigError, MissingExtraError, require
+from mrlkit.training.distributed import cpu_processes
 
 
 def check_precision(precision: Precision | str) -> None:
@@ -113,6 +114,7 @@ def training_arguments(
         logging_steps=config.logging_steps,
         logging_first_step=True,
         report_to=config.report_to.value,
+        use_cpu=cpu_processes(),  # torchrun on a machine without GPUs: DDP over gloo
         dataloader_drop_last=False,
         dataloader_pin_memory=torch.cuda.is_available(),
         **kwargs,

@@ -28,6 +28,7 @@ from mrlkit.training.args import check_precision, check_report_to, training_argu
 from mrlkit.training.cpu_kernels import cpu_training_kernels, kernels_apply
 from mrlkit.training.data_setup import account, load_training_data, mine_if_asked, test_set_of
 from mrlkit.training.dims import validate_dims
+from mrlkit.training.distributed import init_distributed, is_main_process, on_main_then_share
 from mrlkit.training.losses import build_loss, resolve_loss_kind
 from mrlkit.training.memory import cap_mmap_threshold
 from mrlkit.training.progress import install_training_output
@@ -39,10 +40,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FinetuneResult:
-    """What a run produced: the saved model's directory, the report and where everything is."""
+    """What a run produced: the saved model's directory, the report and where everything is.
+
+    In a multi-process run (torchrun, accelerate launch) only the main process saves the model and the
+    report; on the other processes ``report`` is ``None``.
+    """
 
     model_path: Path
-    report: Report
+    report: Report | None
     output_dir: Path
     train_metrics: dict[str, Any]
 
@@ -284,27 +289,33 @@ def finetune(
     start = time.perf_counter()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    init_distributed()  # several processes: only the main one evaluates the base, mines, prints and saves
+    main = is_main_process()
     plan = _plan(config)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config.save(out / "config.yaml")
+    if main:
+        config.save(out / "config.yaml")
     base_metrics: dict[int, dict[str, float]] = {}
-    if config.evaluate_base and plan.test_set is not None:
+    if main and config.evaluate_base and plan.test_set is not None:
         base_metrics = _evaluate_base(config, plan.model, plan.test_set, plan.dims, out)
         if on_base_done is not None:
             on_base_done(base_metrics)
     lr_mapping = _rotate(config, plan)
-    plan.data = mine_if_asked(config, plan.data, plan.model)
+    data = plan.data
+    plan.data = on_main_then_share(lambda: mine_if_asked(config, data, plan.model))  # same rows on every rank
     accounting = account(plan.data, plan.model)
     for line in summary_lines(accounting):
         logger.info("data: %s", line)
-    if on_data_ready is not None:
+    if main and on_data_ready is not None:
         on_data_ready(summary_lines(accounting))
 
     best_metric = plan.evaluator.best_model_metric if plan.evaluator is not None else None
     train_metrics, train_seconds, best_checkpoint = _train_encoder(
         config, plan, out, best_metric, lr_mapping, callbacks
     )
+    if not main:  # the main process trains the adaptor and writes the model and the report
+        return FinetuneResult(out / "model", report=None, output_dir=out, train_metrics=train_metrics)
     adaptor = _adapt(config, plan)
     model_path = out / "model"
     plan.model.model_card_data.add_tags(["mrlkit", "matryoshka"])
