@@ -279,28 +279,13 @@ def _held_out(
         )
         dev = _split_set(frame, dev_keys, queries, corpus, f"{path.name}-eval")
         dev_source = f"split: {eval_fraction:g} of the train queries, seed {seed}"
-    if not test_keys:
-        return _HeldOut(
-            dev,
-            dev,
-            frame.loc[~frame["query_id"].isin(dev_keys)],
-            dev_source,
-            "same as eval",
-            int(frame["query_id"].isin(dev_keys).sum()),
-            0,
-        )
-    test = _split_set(frame, test_keys, queries, corpus, f"{path.name}-test")
     in_dev, in_test = frame["query_id"].isin(dev_keys), frame["query_id"].isin(test_keys)
-    test_source = f"split: {test_fraction:g} of the train queries, seed {seed}"
-    return _HeldOut(
-        dev,
-        test,
-        frame.loc[~(in_dev | in_test)],
-        dev_source,
-        test_source,
-        int(in_dev.sum()),
-        int(in_test.sum()),
-    )
+    test, test_source = dev, "same as eval"
+    if test_keys:
+        test = _split_set(frame, test_keys, queries, corpus, f"{path.name}-test")
+        test_source = f"split: {test_fraction:g} of the train queries, seed {seed}"
+    train = frame.loc[~(in_dev | in_test)]
+    return _HeldOut(dev, test, train, dev_source, test_source, int(in_dev.sum()), int(in_test.sum()))
 
 
 def _split_set(
