@@ -86,7 +86,9 @@ class TrainingData:
         train: Training rows. Columns ``anchor, positive[, negative]`` for retrieval data or
             ``sentence1, sentence2, score`` for scored pairs (score in [0, 1]).
         eval: Set scored every epoch to pick the best checkpoint (dev qrels, or a split of train).
-        test: Set the final report is computed on (test qrels; equals ``eval`` for a single file).
+        test: Set the final report is computed on (test qrels, or a held-out split that shares no anchor
+            with ``eval``); it *is* ``eval`` only when there is no test set (``test_fraction=0``), which
+            ``stats["scored_on_selection_set"]`` then records.
         source: Path the data came from.
         stats: Counts shown by ``mrlkit data check`` (rows read, duplicates removed, ...).
     """
