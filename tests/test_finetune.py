@@ -17,6 +17,9 @@ from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import build_evaluator, evaluate_model
 
 
+PAIRS = str(FIXTURES / "data" / "pairs.jsonl")
+
+
 def _config(tiny_model_path, tmp_path, **kw):
     settings = {
         "data": str(FIXTURES / "data" / "pairs.jsonl"),
@@ -249,15 +252,15 @@ def test_resume_continues_from_checkpoint(tiny_model_path, tmp_path):
         ({"data": "missing.jsonl"}, DataError, "missing.jsonl"),
         ({"test_data": "missing-test.jsonl"}, DataError, "missing-test.jsonl"),
         ({"eval_data": "missing-dev.tsv"}, DataError, "missing-dev.tsv"),
-        (
-            {"eval_data": str(FIXTURES / "data" / "scored.tsv"), "score_range": [0, 5]},
+        (  # scored training data is scored on STS pairs, not on retrieval data
+            {"data": str(FIXTURES / "data" / "scored.tsv"), "score_range": [0, 5], "eval_data": PAIRS},
             DataError,
-            "eval_data holds scored pairs",
+            "eval_data holds retrieval data but the training data is scored",
         ),
         (
-            {"test_data": str(FIXTURES / "data" / "scored.tsv"), "score_range": [0, 5]},
+            {"data": str(FIXTURES / "data" / "scored.tsv"), "score_range": [0, 5], "test_data": PAIRS},
             DataError,
-            "test_data holds scored pairs",
+            "test_data holds retrieval data but the training data is scored",
         ),
     ],
 )

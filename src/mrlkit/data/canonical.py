@@ -54,7 +54,7 @@ class Canonical:
         return [c for c in self.frame.columns if c != LINE]
 
 
-def canonicalize(table: RawTable, schema: Schema, score_range: tuple[float, float]) -> Canonical:
+def canonicalize(table: RawTable, schema: Schema, score_range: tuple[float, float] | None) -> Canonical:
     """Validate every cell the layout uses and return the rows in canonical columns.
 
     Raises:
@@ -87,7 +87,7 @@ def _texts(table: RawTable, schema: Schema) -> Canonical:
     return Canonical(schema.kind, object_frame(data), dict(schema.columns), rows_read=len(table.frame))
 
 
-def _scored(table: RawTable, schema: Schema, score_range: tuple[float, float]) -> Canonical:
+def _scored(table: RawTable, schema: Schema, score_range: tuple[float, float] | None) -> Canonical:
     columns = schema.columns
     for role in ("sentence1", "sentence2"):
         check_text_column(table.frame[columns[role]], columns[role], table.lines, table.path)

@@ -81,9 +81,12 @@ def check_text_value(value: object, label: str, line: int, path: Path) -> str:
 
 
 def check_scores(
-    series: pd.Series, column: str, lines: np.ndarray, path: Path, score_range: tuple[float, float]
+    series: pd.Series, column: str, lines: np.ndarray, path: Path, score_range: tuple[float, float] | None
 ) -> np.ndarray:
     """Parse a score column and rescale it from ``score_range`` to [0, 1].
+
+    ``score_range=None`` (evaluation files, whose Spearman ignores the scale) takes [0, 1] when every
+    score fits, else [min(0, lowest), highest] of the file.
 
     Raises:
         DataError: On the first score that is missing, NaN, not a number or out of range.
@@ -94,6 +97,8 @@ def check_scores(
     row = first_true(bad)
     if row is not None:
         raise _score_error(series.iloc[row], column, int(lines[row]), path)
+    if score_range is None:
+        score_range = (min(0.0, float(values.min())), max(1.0, float(values.max())))
     low, high = score_range
     outside = (values < low) | (values > high)
     row = first_true(outside)

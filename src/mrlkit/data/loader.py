@@ -135,7 +135,7 @@ def load_eval_set(
     *,
     kind: DataKind | str | None = None,
     columns: dict[str, str] | None = None,
-    score_range: tuple[float, float] = (0.0, 1.0),
+    score_range: tuple[float, float] | None = (0.0, 1.0),
     split: str = "test",
 ) -> IRSet | STSSet:
     """Load a whole file, or one qrels split of a BEIR folder, as an evaluation set.
@@ -147,14 +147,15 @@ def load_eval_set(
         path: A data file or a BEIR folder (``qrels/train.tsv`` not needed).
         kind: Layout to use instead of detecting it.
         columns: Map of canonical role to the file's column.
-        score_range: Scale of the scores in a scored file.
+        score_range: Scale of the scores in a scored file (``None``: read from the file; Spearman
+            does not depend on it).
         split: BEIR qrels file to use: ``qrels/{split}.tsv``.
 
     Raises:
         DataError: The path, an argument or any row is invalid.
 
     """
-    score_range = _check_score_range(score_range)
+    score_range = None if score_range is None else _check_score_range(score_range)
     data_kind = parse_kind(kind)
     source = _existing(path)
     if source.is_dir():
@@ -169,7 +170,7 @@ def _read(
     source: Path,
     kind: DataKind | None,
     columns: dict[str, str] | None,
-    score_range: tuple[float, float],
+    score_range: tuple[float, float] | None,
     max_rows: int | None,
 ) -> tuple[Canonical, list[str]]:
     table = read_table(source, max_rows=max_rows)

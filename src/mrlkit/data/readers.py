@@ -83,6 +83,8 @@ def file_format(path: Path) -> str:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     fmt = FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None and suffixes[-1:] == [".data"] and _tab_separated(path):
+        return "tsv"  # SentEval / text2vec STS files, e.g. Chinese STS-B's STS-B.test.data
     if fmt is None or (fmt == "parquet" and path.suffix.lower() == ".gz"):
         raise DataError(
             f"unsupported file extension '{''.join(path.suffixes) or '(none)'}'",
@@ -91,6 +93,23 @@ def file_format(path: Path) -> str:
             "(tab-separated text -> .tsv)",
         )
     return fmt
+
+
+def _tab_separated(path: Path) -> bool:
+    """Whether the first line of a file with an unknown extension is UTF-8 text holding a tab."""
+    try:
+        with open_text(path) as handle:
+            return "\t" in handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _looks_like_a_score(cell: object) -> bool:
+    try:
+        float(str(cell))
+    except ValueError:
+        return False
+    return True
 
 
 def open_text(path: Path) -> IO[str]:
@@ -186,6 +205,12 @@ def _read_delimited(path: Path, fmt: str, max_rows: int | None) -> RawTable:
         ) from None
     except pd.errors.ParserError as exc:
         raise _ragged_error(path, fmt, str(exc)) from None
+    header = [str(c) for c in frame.columns]
+    if len(header) == 3 and _looks_like_a_score(header[2]) and not _looks_like_a_score(header[0]):
+        # no header line: text, text, number (STS-B style) -> sentence1, sentence2, score from line 1
+        frame = pd.read_csv(path, dtype=object, keep_default_na=False, nrows=max_rows, header=None, **options)
+        frame.columns = ["sentence1", "sentence2", "score"]
+        return RawTable(frame, path, fmt, np.arange(1, len(frame) + 1, dtype=np.int64))
     if len(frame) == 0:
         raise DataError("the file has a header but no rows", path=path, fix="Add at least one row")
     if frame.iloc[:, -1].eq("").any():  # pandas pads short rows with "": count their fields

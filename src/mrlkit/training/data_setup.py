@@ -55,22 +55,23 @@ def load_training_data(config: FinetuneConfig) -> TrainingData:
 
 
 def load_eval_file(config: FinetuneConfig, path: str, kind: DataKind, field: str) -> EvalSet:
-    """Load ``eval_data``/``test_data``; it must score what the training data trains (STS or retrieval).
+    """Load ``eval_data``/``test_data``: STS pairs for any training data, retrieval data unless it is scored.
+
+    With the default ``score_range`` an STS file's scale is read from the file (Spearman ignores it).
 
     Raises:
-        DataError: The file is invalid or holds the other kind of data.
+        DataError: The file is invalid, or holds retrieval data while the training data is scored pairs.
 
     """
+    lo_hi = (config.score_range[0], config.score_range[1])
     eval_set = load_eval_set(
-        path, columns=config.columns or None, score_range=(config.score_range[0], config.score_range[1])
+        path, columns=config.columns or None, score_range=None if lo_hi == (0.0, 1.0) else lo_hi
     )
-    if isinstance(eval_set, STSSet) != (kind is DataKind.SCORED):
-        wanted = "scored pairs (sentence1, sentence2, score)" if kind is DataKind.SCORED else "retrieval data"
+    if kind is DataKind.SCORED and not isinstance(eval_set, STSSet):
         raise DataError(
-            f"{field} holds {'scored pairs' if isinstance(eval_set, STSSet) else 'retrieval data'} "
-            f"but the training data is {kind.value}",
+            f"{field} holds retrieval data but the training data is {kind.value}",
             path=path,
-            fix=f"Give {field} {wanted}, like the training data",
+            fix=f"Give {field} scored pairs (sentence1, sentence2, score), like the training data",
         )
     return eval_set
 

@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 
 from mrlkit.config import Adaptor, FinetuneConfig, LossKind, Rotation
 from mrlkit.data.accounting import summary_lines
-from mrlkit.data.types import DataKind, EvalSet, IRSet, TrainingData
+from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
 from mrlkit.errors import ConfigError
 from mrlkit.evaluation import Report, build_evaluator, evaluate_model
 from mrlkit.evaluation.base import MatryoshkaEvaluator
@@ -336,7 +336,7 @@ def finetune(
     else:
         tuned_report = tuned_metrics
     report = Report(
-        task="sts" if plan.data.kind is DataKind.SCORED else "ir",
+        task="sts" if isinstance(plan.test_set, STSSet) or plan.data.kind is DataKind.SCORED else "ir",
         dims=plan.dims,
         base=base_metrics,
         tuned=tuned_report,
