@@ -78,6 +78,23 @@ def _mapping(columns: str | None) -> dict[str, str] | None:
     return parse_value("columns", columns, dict[str, str]) if columns else None
 
 
+def _qdrant_target(backend: str, path: str | None, url: str | None, collection: str) -> Any:  # noqa: ANN401
+    """The Qdrant target of ``index build --backend qdrant`` (``None`` for the built-in backend)."""
+    import os
+
+    from mrlkit.errors import ConfigError
+
+    if backend not in ("builtin", "qdrant"):
+        raise ConfigError(f"backend must be builtin or qdrant, got {backend!r}")
+    if backend == "builtin":
+        if path or url:
+            raise ConfigError("--qdrant-path / --qdrant-url need --backend qdrant")
+        return None
+    from mrlkit.search.backends.qdrant import QdrantTarget
+
+    return QdrantTarget(path, url, os.environ.get("QDRANT_API_KEY"), collection)
+
+
 def _build(
     corpus: str,
     index: Path,
@@ -88,6 +105,10 @@ def _build(
     config: Path | None = None,
     bm25: bool = False,
     bm25_language: str = "en",
+    backend: str = "builtin",
+    qdrant_path: str | None = None,
+    qdrant_url: str | None = None,
+    qdrant_collection: str = "mrlkit",
     **overrides: Any,  # noqa: ANN401
 ) -> None:
     from mrlkit.search import Index
@@ -100,11 +121,16 @@ def _build(
             from mrlkit.search.bm25 import BM25Config, build_bm25
 
             bm25_cfg = BM25Config(language=bm25_language)  # checked before the (long) build
+        target = _qdrant_target(backend, qdrant_path, qdrant_url, qdrant_collection)
         idx = Index.build(
             index, corpus, model=model, config=cfg, columns=_mapping(columns), overwrite=overwrite
         )
         if bm25:
             build_bm25(idx, bm25_cfg)
+        if target is not None:
+            from mrlkit.search.backends.qdrant import export_to_qdrant
+
+            export_to_qdrant(idx, target, overwrite=overwrite)
     disk = idx.info()["disk_bytes"]["total"]
     console.print(
         f"indexed [bold]{len(idx)}[/bold] texts into {index} in {time.perf_counter() - start:.1f} s "
@@ -136,6 +162,20 @@ def _signature() -> inspect.Signature:
             ),
             opt("bm25", bool, typer.Option(False, help="Also build BM25 (enables --mode hybrid).")),
             opt("bm25_language", str, typer.Option("en", help="BM25 stop words and stemming language.")),
+            opt(
+                "backend", str, typer.Option("builtin", help="builtin, or qdrant (also write a Qdrant copy).")
+            ),
+            opt(
+                "qdrant_path",
+                str | None,
+                typer.Option(None, help="Embedded Qdrant folder (--backend qdrant)."),
+            ),
+            opt(
+                "qdrant_url",
+                str | None,
+                typer.Option(None, help="Qdrant server URL; key in $QDRANT_API_KEY."),
+            ),
+            opt("qdrant_collection", str, typer.Option("mrlkit", help="Qdrant collection name.")),
             *_index_config_options(),
         ]
     )
@@ -272,6 +312,7 @@ def search_command(
     weights: Annotated[str | None, typer.Option(help="Hybrid weights DENSE,BM25 (default: tuned).")] = None,
     rerank: Annotated[str | None, typer.Option(help="Cross-encoder (hub id or folder) reranking.")] = None,
     rerank_top_n: Annotated[int, typer.Option(help="First-stage hits the reranker scores.")] = 100,
+    backend: Annotated[str, typer.Option(help="builtin, or qdrant (the index's Qdrant copy).")] = "builtin",
 ) -> None:
     """Search an index with one query."""
     from mrlkit.errors import ConfigError
@@ -287,9 +328,21 @@ def search_command(
 
         weight_list = parse_value("weights", weights, list[float]) if weights else None
         first = max(k, rerank_top_n) if rerank else k
-        hits = idx.search(
-            [query], k=first, mode=mode, k_prime=k_prime, ef=ef, fusion=fusion, weights=weight_list
-        )[0]
+        if backend == "qdrant":
+            import os
+
+            from mrlkit.search.backends.qdrant import QdrantIndex
+
+            qdrant = QdrantIndex(idx, api_key=os.environ.get("QDRANT_API_KEY"))
+            hits = qdrant.search(
+                [query], k=first, mode=mode, k_prime=k_prime, fusion=fusion, weights=weight_list
+            )[0]
+        elif backend == "builtin":
+            hits = idx.search(
+                [query], k=first, mode=mode, k_prime=k_prime, ef=ef, fusion=fusion, weights=weight_list
+            )[0]
+        else:
+            raise ConfigError(f"backend must be builtin or qdrant, got {backend!r}")
         if rerank:
             from mrlkit.search.rerank import Reranker
 

@@ -1,0 +1,1 @@
+"""Search backends beside the built-in index: Qdrant (``pip install "mrlkit[qdrant]"``)."""
