@@ -105,13 +105,25 @@ def test_binary_shortlist_is_hamming_on_packed_signs(tmp_path, vectors):
 
 
 @pytest.mark.parametrize(
-    ("quantization", "dim", "floor"), [("float", 32, 0.95), ("int8", 32, 0.95), ("binary", 64, 0.75)]
+    ("quantization", "dim", "floor", "backend"),
+    [
+        ("float", 32, 0.95, "faiss"),
+        ("int8", 32, 0.95, "faiss"),
+        ("binary", 64, 0.75, "faiss"),
+        ("int8", 32, 0.95, "usearch"),
+        ("binary", 64, 0.75, "usearch"),
+    ],
 )
-def test_funnel_and_hnsw_recall_against_exact(tmp_path, quantization, dim, floor):
+def test_funnel_and_hnsw_recall_against_exact(tmp_path, quantization, dim, floor, backend):
     """On these synthetic vectors sign bits lose more than int8 (floors measured: 0.996, 0.996, 0.83)."""
+    if backend == "usearch":
+        pytest.importorskip("usearch")
     corpus = clustered(2000, seed=6)
-    cfg = IndexConfig(shortlist_dim=dim, quantization=quantization, hnsw=True, hnsw_m=16)
-    idx = Index.from_vectors(tmp_path / "idx", ids_for(len(corpus)), corpus, config=cfg)
+    cfg = IndexConfig(
+        shortlist_dim=dim, quantization=quantization, hnsw=True, hnsw_m=16, hnsw_backend=backend
+    )
+    Index.from_vectors(tmp_path / "idx", ids_for(len(corpus)), corpus, config=cfg)
+    idx = Index.open(tmp_path / "idx")  # the graph as saved in the segment
     queries = clustered(50, seed=7)
     truth, _ = idx.search_vectors(queries, k=10, mode="exact")
     recall = {}
