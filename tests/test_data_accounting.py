@@ -158,6 +158,8 @@ def test_finetune_reports_exactly_what_trained(tiny_model_path: str, tmp_path: P
         "duplicates_removed": 2,
         "dev_rows": 0,
         "test_rows": 0,
+        "dev_source": str(FIXTURES / "data" / "pairs.jsonl"),
+        "test_source": f"the dev set ({FIXTURES / 'data' / 'pairs.jsonl'})",
         "negatives_not_trained": 3,
         "rows_cut_by_max_rows": 0,
         "rows_cut_by_max_train_rows": 0,
@@ -180,3 +182,6 @@ def test_finetune_reports_exactly_what_trained(tiny_model_path: str, tmp_path: P
     )
     assert "- 3 negatives in the file never train (more than positives)" in markdown
     assert "- trains on 7 rows" in markdown
+    assert (
+        f"- held out: none; dev (selection): {cfg.eval_data}; test: the dev set ({cfg.eval_data})" in markdown
+    )

@@ -75,6 +75,8 @@ def data_accounting(data: TrainingData, truncation: dict[str, Any] | None) -> di
         "duplicates_removed": stats.get("duplicates_removed", 0),
         "dev_rows": stats.get("eval_rows", 0),
         "test_rows": stats.get("test_rows", 0),
+        "dev_source": stats.get("eval_source"),
+        "test_source": stats.get("test_source"),
         "negatives_not_trained": stats.get("unused_negatives", 0),
         "rows_cut_by_max_rows": stats.get("rows_cut_by_max_rows", 0),
         "rows_cut_by_max_train_rows": stats.get("rows_cut_by_max_train_rows", 0),
@@ -99,7 +101,10 @@ def summary_lines(accounting: dict[str, Any]) -> list[str]:
         read += f"; {_n(a['judgments_not_positive'])} judgments with score 0 are not training pairs"
     if a.get("empty_docs_skipped"):
         read += f"; {_n(a['empty_docs_skipped'])} pairs with an empty doc skipped"
-    lines = [read, f"held out: {_n(a['dev_rows'])} rows for dev (selection), {_n(a['test_rows'])} for test"]
+    held = f"held out: {_n(a['dev_rows'])} rows for dev (selection), {_n(a['test_rows'])} for test"
+    if not (a["dev_rows"] or a["test_rows"]):
+        held = f"held out: none; dev (selection): {a.get('dev_source')}; test: {a.get('test_source')}"
+    lines = [read, held]
     cuts = [(a["rows_cut_by_max_rows"], "max_rows"), (a["rows_cut_by_max_train_rows"], "max_train_rows")]
     lines += [f"{_n(n)} rows cut by {name}" for n, name in cuts if n]
     if a["negatives_not_trained"]:

@@ -77,12 +77,18 @@ def load_eval_file(config: FinetuneConfig, path: str, kind: DataKind, field: str
 
 
 def test_set_of(config: FinetuneConfig, data: TrainingData) -> tuple[EvalSet | None, str]:
-    """The set the report scores and where it came from: ``test_data``, the data's test set, else dev."""
+    """The set the report scores and where it came from (also put in ``data.stats["test_source"]``).
+
+    ``test_data`` if given, else the data's own test set, else the dev set (scores then biased upwards).
+    """
     if config.test_data is not None:
-        return load_eval_file(config, config.test_data, data.kind, "test_data"), str(config.test_data)
-    if data.test is not None and data.test is not data.eval:
-        return data.test, str(data.stats.get("test_source"))
-    return data.eval, f"the dev set ({data.stats.get('eval_source')})"
+        test, source = load_eval_file(config, config.test_data, data.kind, "test_data"), str(config.test_data)
+    elif data.test is not None and data.test is not data.eval:
+        test, source = data.test, str(data.stats.get("test_source"))
+    else:
+        test, source = data.eval, f"the dev set ({data.stats.get('eval_source')})"
+    data.stats["test_source"] = source
+    return test, source
 
 
 def mine_if_asked(config: FinetuneConfig, data: TrainingData, model: SentenceTransformer) -> TrainingData:
