@@ -148,3 +148,18 @@ def test_cli_export_errors_exit_2_on_one_line(tiny_model_path, tmp_path):
     assert "error: --fp16 and --int8 are separate exports" in result.output
     result = runner.invoke(app, ["export", str(tmp_path), "--onnx", "--output-dir", str(tmp_path / "o")])
     assert result.exit_code == 2 and "is not a model folder" in result.output
+
+
+def test_search_encoder_with_the_onnx_backend_matches_the_torch_model(int8_export, tiny_model_path):
+    from mrlkit.search.encode import Encoder, same_model
+
+    onnx_encoder = Encoder(str(int8_export.output_dir), backend="onnx")
+    torch_encoder = Encoder(tiny_model_path)
+    assert onnx_encoder.dim == torch_encoder.dim == 64
+    got = onnx_encoder.encode(TEXTS, query=True)
+    want = torch_encoder.encode(TEXTS, query=True)
+    assert (got * want).sum(axis=1).min() > 0.99  # the served int8 graph
+    # an index built with the torch model accepts the export as its query encoder (same weights)
+    assert same_model(torch_encoder.fingerprint(), onnx_encoder.fingerprint())
+    with pytest.raises(ConfigError, match="backend must be torch or onnx"):
+        Encoder(tiny_model_path, backend="tensorrt")

@@ -20,6 +20,7 @@ from sentence_transformers import SentenceTransformer
 from mrlkit.errors import ConfigError, require
 
 MANIFEST = "mrlkit_export.json"
+TORCH_SOURCE = "mrlkit_torch_source"  # attribute of a load_onnx_model() model: its torch twin
 
 
 class OnnxEmbedding(torch.nn.Module):
@@ -43,6 +44,15 @@ class OnnxEmbedding(torch.nn.Module):
         (embeddings,) = self.session.run(["sentence_embedding"], feeds)
         features["sentence_embedding"] = torch.from_numpy(embeddings)
         return features
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """Token limit of the tokenizer (the original module's)."""
+        return getattr(self._input_module, "max_seq_length", None)
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self._input_module.max_seq_length = value
 
     def get_embedding_dimension(self) -> int:
         """Size of the graph's ``sentence_embedding`` output."""
@@ -108,4 +118,5 @@ def load_onnx_model(
     model.prompts = dict(source.prompts)
     model.default_prompt_name = source.default_prompt_name
     model.similarity_fn_name = source.similarity_fn_name
+    object.__setattr__(model, TORCH_SOURCE, source)  # the same model in torch (not a submodule)
     return model

@@ -32,12 +32,22 @@ PROBE_TOLERANCE = 1e-3
 class Encoder:
     """A SentenceTransformer loaded the way mrlkit loads models (hub id, folder, packaged default)."""
 
-    def __init__(self, model: str, max_seq_length: int | None = None, device: str | None = None) -> None:
+    def __init__(
+        self, model: str, max_seq_length: int | None = None, device: str | None = None, backend: str = "torch"
+    ) -> None:
+        """Load ``model``; ``backend="onnx"``: an ``mrlkit export --onnx`` folder, its served graph."""
         from mrlkit.models.resolve import load_model, resolve_model
 
         self.name = model
         self.path = resolve_model(model)
-        self.model = load_model(model, device=device)
+        if backend == "onnx":
+            from mrlkit.export import load_onnx_model
+
+            self.model = load_onnx_model(self.path)
+        elif backend == "torch":
+            self.model = load_model(model, device=device)
+        else:
+            raise ConfigError(f"backend must be torch or onnx, got {backend!r}")
         if max_seq_length is not None:
             self.model.max_seq_length = max_seq_length
         self._fingerprint: dict[str, Any] | None = None
@@ -66,16 +76,18 @@ class Encoder:
     def fingerprint(self) -> dict[str, Any]:
         """``{"weights": hex, "probe": [[...], ...]}`` (computed once)."""
         if self._fingerprint is None:
+            # an ONNX export hashes its torch twin's weights: the same model as the one it was exported from
             self._fingerprint = {
-                "weights": weights_hash(self.model),
+                "weights": weights_hash(getattr(self.model, "mrlkit_torch_source", self.model)),
                 "probe": np.round(self.encode(list(PROBE_TEXTS)), 6).tolist(),
             }
         return self._fingerprint
 
     def info(self) -> dict[str, Any]:
-        """The manifest's ``model`` entry."""
+        """The manifest's ``model`` entry (a local folder is stored as an absolute path)."""
+        local = Path(self.name).expanduser()
         return {
-            "name": self.name,
+            "name": str(local.resolve()) if local.is_dir() else self.name,
             "dim": self.dim,
             "max_seq_length": self.model.max_seq_length,
             "fingerprint": self.fingerprint(),
