@@ -56,7 +56,7 @@ def local_retrieval_task(ir: IRSet, *, name: str = "MrlkitLocalRetrieval", lang:
         def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:  # noqa: ANN401
             corpus = [{"id": d, "text": t, "title": ""} for d, t in ir.corpus.items()]
             queries = [{"id": q, "text": ir.queries[q]} for q in ir.relevant]
-            split = {
+            split: Any = {
                 "corpus": Dataset.from_list(corpus),
                 "queries": Dataset.from_list(queries),
                 "relevant_docs": {q: {d: 1 for d in docs} for q, docs in ir.relevant.items()},

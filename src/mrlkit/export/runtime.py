@@ -36,7 +36,11 @@ class OnnxEmbedding(torch.nn.Module):
 
     def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
         """Tokenise exactly as the original model's input module does."""
-        return self._input_module.preprocess(inputs, prompt=prompt, **kwargs)
+        return self._input().preprocess(inputs, prompt=prompt, **kwargs)
+
+    def _input(self) -> Any:  # noqa: ANN401
+        """The original model's input module (held outside the module tree)."""
+        return self.__dict__["_input_module"]
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
         """Run the graph; put its ``sentence_embedding`` output into ``features``."""
@@ -48,11 +52,11 @@ class OnnxEmbedding(torch.nn.Module):
     @property
     def max_seq_length(self) -> int | None:
         """Token limit of the tokenizer (the original module's)."""
-        return getattr(self._input_module, "max_seq_length", None)
+        return getattr(self._input(), "max_seq_length", None)
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        self._input_module.max_seq_length = value
+        self._input().max_seq_length = value
 
     def get_embedding_dimension(self) -> int:
         """Size of the graph's ``sentence_embedding`` output."""
