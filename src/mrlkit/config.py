@@ -118,7 +118,7 @@ class FinetuneConfig:
         "Data layout (default: detected from the columns).", Panel.DATA, default=None
     )
     columns: dict[str, str] = _help(
-        "Column mapping, canonical=yours, e.g. anchor=question.", Panel.DATA, default_factory=dict
+        "Your column names for the canonical ones, e.g. anchor=question.", Panel.DATA, default_factory=dict
     )
     dims: list[int] | None = _help(
         "Matryoshka dims, descending (default: model dim, then powers of 2 to 32).", Panel.MODEL, default=None
