@@ -181,3 +181,32 @@ def test_recipes_are_package_data():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"recipes/*.yaml"' in pyproject
     assert {f.name for f in dataclasses.fields(FinetuneConfig)} >= set(recipe_values("small-dims"))
+
+
+@pytest.mark.slow
+def test_small_dims_recipe_runs_scaled_down(tiny_model_path, tmp_path):
+    """Every part of the recipe together: cached loss, PCA rotation, n-tuple mining, orthogonal adaptor."""
+    sample = Path(mrlkit.__file__).parent / "samples" / "scifact-mini"
+    cfg = FinetuneConfig.load(
+        None,
+        recipe="small-dims",
+        data=str(sample),
+        model=tiny_model_path,
+        output_dir=str(tmp_path / "out"),
+        dims=[64, 32],
+        matryoshka_weights=[1, 8],
+        epochs=1,
+        batch_size=16,
+        max_train_rows=48,
+        max_seq_length=64,
+        hard_negatives_range=[2, 30],
+        hard_negatives_margin=0.0,
+        rotate_samples=256,
+        eval_corpus_size=100,
+        adaptor_epochs=2,
+        evaluate_base=False,
+    )
+    meta = finetune(cfg).report.meta
+    assert meta["loss"].startswith("1d-matryoshka(cached-mnrl)") and meta["rotate"] == "pca"
+    assert meta["adaptor"]["mode"] == "orthogonal" and meta["hard_negatives"]["num_negatives"] == 2
+    assert meta["best_model_metric"] == "eval_dev_dim32_ndcg@10"
