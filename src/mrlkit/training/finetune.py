@@ -34,6 +34,13 @@ from mrlkit.training.memory import cap_mmap_threshold
 from mrlkit.training.progress import install_training_output
 from mrlkit.training.projection import add_projection
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
+from mrlkit.training.sparse import (
+    is_sparse,
+    plan_sparse,
+    sparse_callbacks,
+    sparse_loss_name,
+    sparse_training_extras,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +120,9 @@ def _evaluate_base(
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
             return {int(d): m for d, m in saved["metrics"].items()}
-    metrics = evaluate_model(model, test, dims, batch_size=config.eval_batch_size)
+    if is_sparse(config):
+        key["model_type"] = config.model_type.value
+    metrics = evaluate_model(model, test, dims, batch_size=config.eval_batch_size, sparse=is_sparse(config))
     cache.write_text(json.dumps({"key": key, "metrics": {str(d): m for d, m in metrics.items()}}, indent=1))
     return metrics
 
@@ -137,6 +146,10 @@ def _plan(config: FinetuneConfig) -> _Plan:
     check_report_to(config.report_to)
     data = load_training_data(config)
     test_set, test_source = test_set_of(config, data)
+    if is_sparse(config):  # a SparseEncoder: its own model, k instead of dims, SpladeLoss or CSRLoss
+        if test_set is not None and not isinstance(test_set, IRSet):
+            build_evaluator(test_set, [1], sparse=True)  # raises: sparse models are scored on retrieval sets
+        return _Plan(data, test_set, test_source, *plan_sparse(config, data))
     model = SentenceTransformer(resolve_model(config.model))
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
@@ -207,9 +220,23 @@ def _train_encoder(
     """
     if config.epochs == 0:
         return {}, 0.0, None
-    trainer = SentenceTransformerTrainer(
+    trainer_cls: type[SentenceTransformerTrainer] = SentenceTransformerTrainer
+    extras: dict[str, Any] = {}
+    if is_sparse(config):
+        from sentence_transformers import SparseEncoderTrainer, SparseEncoderTrainingArguments
+
+        trainer_cls = SparseEncoderTrainer
+        extras = {
+            "args_cls": SparseEncoderTrainingArguments,
+            **sparse_training_extras(config, plan.data.train, plan.model),
+        }
+        lr_mapping = {**(lr_mapping or {}), **extras.pop("learning_rate_mapping", {})} or None
+        callbacks = [*(callbacks or []), *sparse_callbacks(config, plan.loss)]
+    trainer = trainer_cls(
         model=plan.model,
-        args=training_arguments(config, out / "checkpoints", plan.loss_kind, best_metric, lr_mapping),
+        args=training_arguments(
+            config, out / "checkpoints", plan.loss_kind, best_metric, lr_mapping, **extras
+        ),
         train_dataset=plan.data.train,
         loss=plan.loss,
         evaluator=plan.evaluator,
@@ -318,12 +345,14 @@ def finetune(
         return FinetuneResult(out / "model", report=None, output_dir=out, train_metrics=train_metrics)
     adaptor = _adapt(config, plan)
     model_path = out / "model"
-    plan.model.model_card_data.add_tags(["mrlkit", "matryoshka"])
+    plan.model.model_card_data.add_tags(
+        ["mrlkit", config.model_type.value if is_sparse(config) else "matryoshka"]
+    )
     plan.model.save(str(model_path))
     tuned_metrics: dict[int, dict[str, float]] = {}
     if plan.test_set is not None:
         tuned_metrics = evaluate_model(
-            plan.model, plan.test_set, plan.dims, batch_size=config.eval_batch_size
+            plan.model, plan.test_set, plan.dims, batch_size=config.eval_batch_size, sparse=is_sparse(config)
         )
     meta = _run_meta(
         config, plan, best_checkpoint, best_metric, train_metrics, train_seconds, start, model_path
@@ -372,7 +401,10 @@ def _run_meta(
         and plan.test_set is plan.data.eval
         and plan.evaluator is not None,
         "test_size": len(plan.test_set) if plan.test_set is not None else 0,
-        "loss": f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})"
+        "model_type": config.model_type.value,
+        "loss": sparse_loss_name(config, plan.loss)
+        if is_sparse(config)
+        else f"{config.matryoshka.value}-matryoshka({plan.loss_kind.value})"
         + (
             f" + {config.similarity_distill_weight:g} x similarity distillation"
             if config.similarity_distill_weight

