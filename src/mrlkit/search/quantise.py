@@ -98,8 +98,38 @@ def full_codes(vectors: np.ndarray, kind: FullDtype, ranges: np.ndarray | None) 
     return np.asarray(vectors).astype(full_dtype(kind))
 
 
+TORCH_GRAIN = 32768  # elements: at::internal::GRAIN_SIZE, above which a cast runs on torch's threads
+TORCH_BLOCKS = 64
+
+
+def fp16_to_fp32(half: np.ndarray) -> np.ndarray:
+    """float16 -> float32 through torch's vectorised cast.
+
+    For 200 to 1,000 rows of 384 dims (what a rescore reads) it took 10-14x less CPU than numpy's
+    ``astype`` on the development machine (time.process_time, best of 7). Up to ``TORCH_BLOCKS`` blocks
+    are cast one block at a time, each below torch's parallel grain, so that a rescore does not wake a
+    thread team for a few hundred microseconds of work; larger arrays (exact search chunks) use torch's
+    threads.
+    """
+    import torch
+
+    half = np.ascontiguousarray(half)
+    if not half.flags.writeable:  # a slice of the read-only memory map: torch wants its own buffer
+        half = half.copy()
+    source = torch.from_numpy(half)
+    if half.ndim != 2 or half.size <= TORCH_GRAIN or half.size > TORCH_BLOCKS * TORCH_GRAIN:
+        return source.float().numpy()
+    out = torch.empty(source.shape, dtype=torch.float32)
+    step = max(1, TORCH_GRAIN // half.shape[1])
+    for lo in range(0, len(half), step):
+        out[lo : lo + step].copy_(source[lo : lo + step])
+    return out.numpy()
+
+
 def full_decode(stored: np.ndarray, kind: FullDtype, ranges: np.ndarray | None) -> np.ndarray:
     """float32 full vectors from their stored form."""
     if kind is FullDtype.INT8:
         return int8_decode(stored, ranges)  # type: ignore[arg-type]
+    if kind is FullDtype.FP16:
+        return fp16_to_fp32(stored)
     return np.asarray(stored, dtype=np.float32)
