@@ -85,8 +85,8 @@ def main() -> None:
             ui.expansion_search = ef
             f_qps, f_found = single_qps(lambda v: fi.search(v, k)[1], queries)  # noqa: B023
             u_qps, u_found = single_qps(
-                lambda v: ui.search(v, k, threads=1).keys.reshape(1, -1),
-                queries,  # noqa: B023
+                lambda v: ui.search(v, k, threads=1).keys.reshape(1, -1),  # noqa: B023
+                queries,
             )
             rows.append(
                 {
