@@ -208,6 +208,10 @@ _register_serve(app)
 
 register_export_commands(app)
 
+from mrlkit.cli.explain import register as _register_explain  # noqa: E402
+
+_register_explain(app)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,0 +1,50 @@
+"""``mrlkit explain MODEL TEXT [DOCUMENT]``: top weighted tokens of a sparse encoder, or a match explained."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def explain_command(
+    model: Annotated[str, typer.Argument(help="Sparse model folder or id (e.g. splade-tiny, OUT/model).")],
+    text: Annotated[str, typer.Argument(help="A text; with DOCUMENT, the query.")],
+    document: Annotated[
+        str | None, typer.Argument(help="A document: show the tokens it shares with TEXT.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Tokens listed.")] = 20,
+    query: Annotated[bool, typer.Option("--query", help="Encode a single TEXT as a query.")] = False,
+) -> None:
+    """List a text's top weighted tokens, or the tokens a query and a document share and their share."""
+    from rich.table import Table
+
+    from mrlkit.cli.app import _quiet_libraries, _user_errors, console
+    from mrlkit.errors import ConfigError
+    from mrlkit.evaluation.explain import explain_match, load_sparse_encoder, top_tokens
+
+    _quiet_libraries()
+    with _user_errors():
+        if top <= 0:
+            raise ConfigError(f"--top must be > 0, got {top}")
+        encoder = load_sparse_encoder(model)
+        if document is None:
+            table = Table("token", "weight", title=f"top {top} tokens of {'query' if query else 'text'}")
+            for token, weight in top_tokens(encoder, text, top, query=query):
+                table.add_row(token, f"{weight:.3f}")
+            console.print(table)
+            return
+        score, overlaps = explain_match(encoder, text, document, top)
+    table = Table("token", "query", "document", "product", "share", title=f"score {score:.3f}")
+    for o in overlaps:
+        table.add_row(
+            o.token, f"{o.query_weight:.3f}", f"{o.doc_weight:.3f}", f"{o.contribution:.3f}", f"{o.share:.1%}"
+        )
+    console.print(table)
+    if not overlaps:
+        console.print("no shared tokens: the score is 0")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``explain`` to the ``mrlkit`` app."""
+    app.command("explain")(explain_command)
