@@ -102,8 +102,10 @@ def summary_lines(accounting: dict[str, Any]) -> list[str]:
     if a.get("empty_docs_skipped"):
         read += f"; {_n(a['empty_docs_skipped'])} pairs with an empty doc skipped"
     held = f"held out: {_n(a['dev_rows'])} rows for dev (selection), {_n(a['test_rows'])} for test"
-    if not (a["dev_rows"] or a["test_rows"]):
-        held = f"held out: none; dev (selection): {a.get('dev_source')}; test: {a.get('test_source')}"
+    if not a["dev_rows"]:
+        held += f"; dev (selection): {a.get('dev_source')}"
+    if not a["test_rows"]:
+        held += f"; test: {a.get('test_source')}"
     lines = [read, held]
     cuts = [(a["rows_cut_by_max_rows"], "max_rows"), (a["rows_cut_by_max_train_rows"], "max_train_rows")]
     lines += [f"{_n(n)} rows cut by {name}" for n, name in cuts if n]
