@@ -21,14 +21,19 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def both(tmp_path_factory, tiny_model_path):
+@pytest.fixture(scope="module", params=["edge", "client"])
+def both(request, tmp_path_factory, tiny_model_path):
+    if request.param == "edge":
+        pytest.importorskip("qdrant_edge")
     root = tmp_path_factory.mktemp("qdrant")
     cfg = IndexConfig(shortlist_dim=32, quantization="float", full_dtype="fp32")
     idx = Index.build(root / "idx", FIXTURE, model=tiny_model_path, config=cfg)
     build_bm25(idx, BM25Config(language="en"))
-    assert export_to_qdrant(idx, QdrantTarget(path=str(root / "qdrant"))) == 20
-    return idx, QdrantIndex(Index.open(root / "idx"))
+    target = QdrantTarget(path=str(root / "qdrant"), engine=request.param)
+    assert export_to_qdrant(idx, target) == 20
+    qdrant = QdrantIndex(Index.open(root / "idx"))
+    yield idx, qdrant
+    qdrant.close()
 
 
 @pytest.mark.parametrize("mode", ["exact", "funnel"])
@@ -54,9 +59,10 @@ def test_hybrid_fuses_dense_and_bm25_on_the_server(both):
 
 def test_existing_collection_and_missing_copy(both, tmp_path, tiny_model_path):
     idx, qdrant = both
-    qdrant.client.close()
-    with pytest.raises(ConfigError, match="exists; pass --overwrite"):
-        export_to_qdrant(idx, QdrantTarget(path=qdrant.target.path))
+    qdrant.close()
+    with pytest.raises(ConfigError, match="pass --overwrite"):
+        export_to_qdrant(idx, QdrantTarget(path=qdrant.target.path, engine=qdrant.target.engine))
+    qdrant.engine = qdrant.target.open()  # reopen for the fixture's teardown
     plain = Index.build(
         tmp_path / "plain", FIXTURE, model=tiny_model_path, config=IndexConfig(shortlist_dim=32)
     )

@@ -78,7 +78,7 @@ def _mapping(columns: str | None) -> dict[str, str] | None:
     return parse_value("columns", columns, dict[str, str]) if columns else None
 
 
-def _qdrant_target(backend: str, path: str | None, url: str | None, collection: str) -> Any:  # noqa: ANN401
+def _qdrant_target(backend: str, path: str | None, url: str | None, collection: str, engine: str) -> Any:  # noqa: ANN401
     """The Qdrant target of ``index build --backend qdrant`` (``None`` for the built-in backend)."""
     import os
 
@@ -92,7 +92,7 @@ def _qdrant_target(backend: str, path: str | None, url: str | None, collection: 
         return None
     from mrlkit.search.backends.qdrant import QdrantTarget
 
-    return QdrantTarget(path, url, os.environ.get("QDRANT_API_KEY"), collection)
+    return QdrantTarget(path, url, os.environ.get("QDRANT_API_KEY"), collection, engine)
 
 
 def _build(
@@ -109,6 +109,7 @@ def _build(
     qdrant_path: str | None = None,
     qdrant_url: str | None = None,
     qdrant_collection: str = "mrlkit",
+    qdrant_engine: str = "edge",
     **overrides: Any,  # noqa: ANN401
 ) -> None:
     from mrlkit.search import Index
@@ -121,7 +122,7 @@ def _build(
             from mrlkit.search.bm25 import BM25Config, build_bm25
 
             bm25_cfg = BM25Config(language=bm25_language)  # checked before the (long) build
-        target = _qdrant_target(backend, qdrant_path, qdrant_url, qdrant_collection)
+        target = _qdrant_target(backend, qdrant_path, qdrant_url, qdrant_collection, qdrant_engine)
         idx = Index.build(
             index, corpus, model=model, config=cfg, columns=_mapping(columns), overwrite=overwrite
         )
@@ -176,6 +177,13 @@ def _signature() -> inspect.Signature:
                 typer.Option(None, help="Qdrant server URL; key in $QDRANT_API_KEY."),
             ),
             opt("qdrant_collection", str, typer.Option("mrlkit", help="Qdrant collection name.")),
+            opt(
+                "qdrant_engine",
+                str,
+                typer.Option(
+                    "edge", help="Engine for --qdrant-path: edge (qdrant-edge) or client (local mode)."
+                ),
+            ),
             *_index_config_options(),
         ]
     )
@@ -300,7 +308,7 @@ def search_command(
     index: IndexArg,
     query: Annotated[str, typer.Argument(help="The query text.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Results to return.")] = 10,
-    mode: Annotated[str, typer.Option(help="exact, funnel, hnsw or hybrid (dense + BM25).")] = "funnel",
+    mode: Annotated[str, typer.Option(help="exact, funnel, hnsw, hybrid (dense + BM25) or sparse.")] = "funnel",
     k_prime: Annotated[int | None, typer.Option(help="Candidates rescored (default: tuned).")] = None,
     ef: Annotated[int | None, typer.Option(help="HNSW search list size (default: tuned).")] = None,
     model: Annotated[str | None, typer.Option(help="Query with this copy of the index's model.")] = None,
