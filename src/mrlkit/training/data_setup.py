@@ -81,6 +81,7 @@ def test_set_of(config: FinetuneConfig, data: TrainingData) -> tuple[EvalSet | N
 
     ``test_data`` if given, else the data's own test set, else the dev set (scores then biased upwards).
     """
+    test: EvalSet | None
     if config.test_data is not None:
         test, source = load_eval_file(config, config.test_data, data.kind, "test_data"), str(config.test_data)
     elif data.test is not None and data.test is not data.eval:
