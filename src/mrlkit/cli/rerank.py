@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -46,7 +46,7 @@ def train_reranker_command(
     from mrlkit.training.reranker import RerankerConfig, train_reranker
 
     _quiet_libraries()
-    given = {
+    given: dict[str, Any] = {
         "model": model,
         "first_stage_model": first_stage_model,
         "first_stage_k": first_stage_k,

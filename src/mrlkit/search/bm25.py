@@ -37,7 +37,7 @@ class BM25Config:
     )
     stem: bool = _help("Stem words (Snowball, PyStemmer).", default=True)
     stopwords: bool = _help("Drop the language's stop words.", default=True)
-    segmenter: Segmenter = _help(
+    segmenter: Segmenter | str = _help(
         "auto (bigram for zh/ko, else word), word, bigram (CJK pairs) or jieba.", default=Segmenter.AUTO
     )
     k1: float = _help("BM25 term-frequency saturation.", default=1.5)

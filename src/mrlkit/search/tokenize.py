@@ -136,9 +136,11 @@ def make_tokenizer(settings: TokenizerSettings) -> Callable[[Sequence[str]], lis
             ) from exc
         stemmer = Stemmer.Stemmer(stem_name)
     segmenter = Segmenter(settings.segmenter)
-    split = {Segmenter.WORD: _split_words, Segmenter.BIGRAM: _split_bigrams}.get(segmenter)
-    if split is None:
-        split = _jieba_splitter()
+    splitters: dict[Segmenter, Callable[[str], list[str]]] = {
+        Segmenter.WORD: _split_words,
+        Segmenter.BIGRAM: _split_bigrams,
+    }
+    split = splitters[segmenter] if segmenter in splitters else _jieba_splitter()
 
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
         out = []

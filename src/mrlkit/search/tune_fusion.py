@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mrlkit.errors import ConfigError, DataError
 from mrlkit.search.components import publish
+from mrlkit.search.config import SearchMode
 from mrlkit.search.fusion import FusionMethod
 from mrlkit.search.hybrid import FUSION, FusionSettings, fuse_runs, retrieve_runs
 from mrlkit.search.metrics import mean_metric
@@ -69,7 +70,7 @@ def tune_fusion(
     name, _, cut = metric.partition("@")
     if name not in ("ndcg", "recall") or not cut.isdigit() or int(cut) <= 0:
         raise ConfigError(f"metric must look like ndcg@10 or recall@100, got {metric!r}")
-    base = FusionSettings(dense_mode=dense_mode or "funnel", candidates=candidates or 100)
+    base = FusionSettings(dense_mode=SearchMode(dense_mode or "funnel"), candidates=candidates or 100)
     qids = list(qrels)
     runs = retrieve_runs(index, [queries[q] for q in qids], base)
     k = max(int(cut), 10)

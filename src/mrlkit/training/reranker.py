@@ -122,7 +122,7 @@ def first_stage_samples(ir: IRSet, model_name: str, k: int, batch_size: int = 64
     samples = []
     for qid, query_hits in zip(qids, hits, strict=True):
         positives = [ir.corpus[d] for d in ir.relevant[qid] if d in ir.corpus]
-        documents = [ir.corpus[doc_ids[h["corpus_id"]]] for h in query_hits]
+        documents = [ir.corpus[doc_ids[int(h["corpus_id"])]] for h in query_hits]
         samples.append({"query": ir.queries[qid], "positive": positives, "documents": documents})
     return samples
 

@@ -91,7 +91,7 @@ class ClientEngine:
     def query(self, specs: list[QuerySpec]) -> list[list[tuple[dict[str, Any], float]]]:
         """Answer a batch of queries."""
         answers = self.client.query_batch_points(self.collection, requests=[self._request(s) for s in specs])
-        return [[(p.payload, float(p.score)) for p in a.points] for a in answers]
+        return [[(p.payload or {}, float(p.score)) for p in a.points] for a in answers]
 
     def _request(self, s: QuerySpec) -> Any:  # noqa: ANN401
         m = self.m
