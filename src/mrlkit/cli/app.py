@@ -208,9 +208,9 @@ _register_serve(app)
 
 register_export_commands(app)
 
-from mrlkit.cli.explain import register as _register_explain  # noqa: E402
+from mrlkit.cli.sparse import register as _register_sparse  # noqa: E402
 
-_register_explain(app)
+_register_sparse(app)
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""``mrlkit explain MODEL TEXT [DOCUMENT]``: top weighted tokens of a sparse encoder, or a match explained."""
+"""Sparse encoders on the command line.
+
+``mrlkit explain MODEL TEXT [DOCUMENT]``: top weighted tokens, or a query-document match explained;
+``mrlkit index sparse IDX --model M``: add sparse document vectors to an index (``search --mode sparse``).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +49,30 @@ def explain_command(
         console.print("no shared tokens: the score is 0")
 
 
+def sparse_index_command(
+    index: Annotated[str, typer.Argument(help="Index folder (built with stored texts).")],
+    model: Annotated[str, typer.Option(help="Sparse encoder: splade-tiny or a finetune output's model/.")],
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 32,
+) -> None:
+    """Encode the index's texts with a sparse encoder and store them (enables --mode sparse and fusion)."""
+    from mrlkit.cli.app import _quiet_libraries, _user_errors, console
+    from mrlkit.search import Index
+    from mrlkit.search.sparse import build_sparse
+
+    _quiet_libraries()
+    with _user_errors():
+        idx = Index.open(index)
+        rows = build_sparse(idx, model, batch_size=batch_size)
+        entry = idx.manifest.components["sparse"]
+    console.print(
+        f"sparse vectors of {rows} rows added to {index} ({entry['nnz'] / max(rows, 1):.0f} active dims, "
+        f"{entry['bytes_per_vector']:.0f} bytes per vector); search with --mode sparse"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``explain`` to the ``mrlkit`` app."""
+    """Add ``explain`` and ``index sparse`` to the ``mrlkit`` app."""
+    from mrlkit.cli.search import index_app
+
     app.command("explain")(explain_command)
+    index_app.command("sparse")(sparse_index_command)

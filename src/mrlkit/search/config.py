@@ -50,6 +50,7 @@ class SearchMode(str, Enum):
     FUNNEL = "funnel"
     HNSW = "hnsw"
     HYBRID = "hybrid"
+    SPARSE = "sparse"  # the index's sparse (SPLADE/CSR) document vectors, see mrlkit.search.sparse
 
 
 class HnswBackend(str, Enum):

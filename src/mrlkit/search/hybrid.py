@@ -43,8 +43,8 @@ class FusionSettings:
 
         self.method = _enum(FusionMethod, self.method, "fusion")
         self.dense_mode = _enum(SearchMode, self.dense_mode, "dense_mode")
-        if self.dense_mode is SearchMode.HYBRID:
-            raise ConfigError("dense_mode must be exact, funnel or hnsw, got hybrid")
+        if self.dense_mode in (SearchMode.HYBRID, SearchMode.SPARSE):
+            raise ConfigError(f"dense_mode must be exact, funnel or hnsw, got {self.dense_mode.value}")
         self.weights = check_weights(self.weights, len(RETRIEVERS))
         if self.candidates <= 0 or self.rrf_k < 0:
             raise ConfigError(f"candidates must be > 0 and rrf_k >= 0, got {self.candidates}, {self.rrf_k}")

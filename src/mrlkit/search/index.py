@@ -258,6 +258,10 @@ class Index:
             from mrlkit.search.hybrid import hybrid_search
 
             return hybrid_search(self, list(queries), k, fusion, weights, k_prime=k_prime, ef=ef)
+        if _mode(mode) is SearchMode.SPARSE:
+            from mrlkit.search.sparse import sparse_search
+
+            return sparse_search(self, list(queries), k)
         if not queries:
             return []
         vectors = self.encoder.encode(list(queries), batch_size=self.config.batch_size, query=True)
@@ -286,8 +290,8 @@ class Index:
             DataError: Query vectors of the wrong shape.
         """
         mode = _mode(mode)
-        if mode is SearchMode.HYBRID:
-            raise ConfigError("mode hybrid needs query texts (for BM25): use search(), not search_vectors()")
+        if mode in (SearchMode.HYBRID, SearchMode.SPARSE):
+            raise ConfigError(f"mode {mode.value} needs query texts: use search(), not search_vectors()")
         queries = self._check_queries(queries)
         k = self._check_k(k)
         if len(queries) == 0:
