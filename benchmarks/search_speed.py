@@ -168,6 +168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--n-eval", type=int, default=1000, help="evaluation queries (batch-of-64 timing)")
     p.add_argument("--n-single", type=int, default=200, help="of which timed one at a time")
+    p.add_argument(
+        "--n-tune", type=int, default=310, help="tuning queries (k', ef), disjoint from the others"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", default="runs/search_speed_work", help="where the mrlkit indexes are built")
     p.add_argument("--keep-indexes", action="store_true")
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     console.print(f"vectors: {corpus.shape}; {source}")
     order = np.random.default_rng(args.seed).permutation(len(queries))
     n_eval = min(args.n_eval, len(queries) // 2)
-    batch, tune_q = queries[order[:n_eval]], queries[order[n_eval:]]
+    batch, tune_q = queries[order[:n_eval]], queries[order[n_eval:]][: args.n_tune]
     single = batch[: args.n_single]
     start = time.perf_counter()
     truth_b, truth_t = exact_topk(corpus, batch, K), exact_topk(corpus, tune_q, K)
