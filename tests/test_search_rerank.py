@@ -117,3 +117,22 @@ def test_search_cli_reranks_with_a_saved_cross_encoder(tmp_path, tiny_model_path
     expected = Reranker(tiny_cross_encoder).score(query, [h.text for h in first])
     order = sorted(range(5), key=lambda i: -expected[i])[:3]
     assert [h["id"] for h in hits] == [first[i].id for i in order]
+
+
+def test_negatives_from_an_mrlkit_index(tmp_path, tiny_model_path):
+    from mrlkit.data import load_data
+    from mrlkit.search import Index, IndexConfig
+    from mrlkit.training.reranker import index_negatives
+
+    Index.build(tmp_path / "idx", BEIR, model=tiny_model_path, config=IndexConfig(shortlist_dim=32))
+    data = load_data(BEIR)
+    mined = index_negatives(data, str(tmp_path / "idx"), num_negatives=2)
+    rows = list(mined.train)
+    assert rows and set(mined.train.column_names) == {"anchor", "positive", "negative"}
+    pairs = {(r["anchor"], r["positive"]) for r in data.train}
+    assert {(r["anchor"], r["positive"]) for r in rows} == pairs
+    positives = {r["positive"] for r in data.train}
+    for row in rows:
+        same_anchor = {r["positive"] for r in data.train if r["anchor"] == row["anchor"]}
+        assert row["negative"] not in same_anchor
+    assert len(rows) <= 2 * len(pairs) and positives

@@ -25,6 +25,9 @@ def train_reranker_command(
     num_negatives: Annotated[
         int | None, typer.Option(help="Hard negatives mined per pair when the data has none (default: 3).")
     ] = None,
+    negatives_index: Annotated[
+        str | None, typer.Option(help="Take negatives from this mrlkit index's top hits instead of mining.")
+    ] = None,
     mining_margin: Annotated[
         float | None,
         typer.Option(help="Mined negatives score this fraction below the positive (default: 0.05)."),
@@ -52,6 +55,7 @@ def train_reranker_command(
         "first_stage_k": first_stage_k,
         "num_negatives": num_negatives,
         "mining_margin": mining_margin,
+        "negatives_index": negatives_index,
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,

@@ -45,6 +45,10 @@ class RerankerConfig:
         default="sentence-transformers/all-MiniLM-L6-v2",
     )
     first_stage_k: int = _help("Hits of the first stage reranked in the report.", default=100)
+    negatives_index: str | None = _help(
+        "Mine negatives from this mrlkit index's top hits (default: mine_hard_negatives over the data).",
+        default=None,
+    )
     num_negatives: int = _help(
         "Hard negatives mined per (query, positive) pair (data without negatives).", default=3
     )
@@ -145,12 +149,47 @@ def _load_cross_encoder(name: str, max_length: int) -> CrossEncoder:
     return CrossEncoder(resolve_model(name), num_labels=1, max_length=max_length)
 
 
+def index_negatives(data: TrainingData, index_path: str, num_negatives: int, skip: int = 0) -> TrainingData:
+    """Add a ``negative`` row per hit of an mrlkit index's exact search that is not a positive of the anchor.
+
+    For each anchor, the first ``num_negatives`` hits after the top ``skip`` whose text is none of the
+    anchor's positives become negatives (one triplet row each).
+    """
+    import dataclasses
+
+    from datasets import Dataset
+
+    from mrlkit.search import Index
+
+    index = Index.open(index_path)
+    positives: dict[str, set[str]] = {}
+    for row in data.train:
+        positives.setdefault(row["anchor"], set()).add(row["positive"])
+    anchors = list(positives)
+    hits = index.search(
+        anchors, k=skip + num_negatives + max(len(p) for p in positives.values()), mode="exact"
+    )
+    rows: dict[str, list[str]] = {"anchor": [], "positive": [], "negative": []}
+    for anchor, anchor_hits in zip(anchors, hits, strict=True):
+        negatives = [h.text for h in anchor_hits[skip:] if h.text and h.text not in positives[anchor]]
+        for negative in negatives[:num_negatives]:
+            for positive in sorted(positives[anchor]):
+                rows["anchor"].append(anchor)
+                rows["positive"].append(positive)
+                rows["negative"].append(negative)
+    return dataclasses.replace(data, train=Dataset.from_dict(rows))
+
+
 def _training_rows(cfg: RerankerConfig, data: TrainingData) -> tuple[Dataset, dict[str, Any]]:
     from mrlkit.data.types import DataKind
 
     info: dict[str, Any] = {"negatives": "from the data"}
     columns = data.train.column_names
-    if data.kind is not DataKind.SCORED and not any(c.startswith("negative") for c in columns):
+    needs_negatives = data.kind is not DataKind.SCORED and not any(c.startswith("negative") for c in columns)
+    if needs_negatives and cfg.negatives_index:
+        data = index_negatives(data, cfg.negatives_index, cfg.num_negatives)
+        info = {"negatives": f"top hits of index {cfg.negatives_index}", "rows_after_mining": len(data.train)}
+    elif needs_negatives:
         from sentence_transformers import SentenceTransformer
 
         from mrlkit.data.mining import mine_negatives
