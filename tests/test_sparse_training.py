@@ -110,3 +110,46 @@ def test_router_mapping_naming_a_missing_column(tmp_path):
     assert not out.exists()
     with pytest.raises(ConfigError, match="routes must be query or document"):
         _config(tmp_path, model_type="inference-free-splade", router_mapping="anchor=queries")
+
+
+@pytest.mark.slow  # two short SPLADE-tiny runs
+def test_splade_mines_hard_negatives_and_resumes(tmp_path):
+    first = finetune(
+        _config(
+            tmp_path, model_type="splade", hard_negatives=1, hard_negatives_range=[1, 8], evaluate_base=False
+        )
+    )
+    assert first.report.meta["hard_negatives"]  # mined with the SPLADE model itself
+    assert first.report.meta["train_rows"] > 0
+    checkpoints = sorted((tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
+    assert checkpoints
+    steps = int(checkpoints[-1].name.split("-")[1])
+    again = finetune(
+        _config(
+            tmp_path,
+            model_type="splade",
+            hard_negatives=1,
+            hard_negatives_range=[1, 8],
+            evaluate_base=False,
+            epochs=2,
+            resume=True,
+        )
+    )
+    resumed = sorted((tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
+    assert int(resumed[-1].name.split("-")[1]) > steps  # it went on from the first run's checkpoint
+    assert again.train_metrics.get("train_runtime") is not None
+
+
+def test_cli_prints_one_error_line_and_exits_2(tiny_model_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from mrlkit.cli.app import app
+
+    out = tmp_path / "cli-out"
+    args = ["finetune", "--data", PAIRS, "--output-dir", str(out), "--model", tiny_model_path]
+    result = CliRunner().invoke(app, [*args, "--model-type", "splade"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: model") and "ForMaskedLM" in result.output
+    assert result.output.count("\n") == 1 and not out.exists()
+    result = CliRunner().invoke(app, [*args, "--model-type", "splade", "--document-regularizer-weight", "-1"])
+    assert result.exit_code == 2 and "document_regularizer_weight must be >= 0" in result.output

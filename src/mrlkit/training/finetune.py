@@ -36,6 +36,7 @@ from mrlkit.training.projection import add_projection
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
 from mrlkit.training.sparse import (
     is_sparse,
+    mining_model,
     plan_sparse,
     sparse_callbacks,
     sparse_loss_name,
@@ -330,7 +331,9 @@ def finetune(
             on_base_done(base_metrics)
     lr_mapping = _rotate(config, plan)
     data = plan.data
-    plan.data = on_main_then_share(lambda: mine_if_asked(config, data, plan.model))  # same rows on every rank
+    plan.data = on_main_then_share(
+        lambda: mine_if_asked(config, data, mining_model(config, plan.model))
+    )  # same rows on every rank
     accounting = account(plan.data, plan.model)
     for line in summary_lines(accounting):
         logger.info("data: %s", line)
