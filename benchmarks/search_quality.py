@@ -211,6 +211,17 @@ def evaluate(folder: Path, model: str, args: argparse.Namespace) -> dict[str, An
     return res
 
 
+def target_check(out: dict[str, Any]) -> dict[str, Any]:
+    """Issue #17's target: on SciFact, the tuned (last, non-base) model's funnel-64-binary keeps >= 99.5%
+    of its exact nDCG@10. ``met`` is ``None`` when this run has no such cell (another dataset or model)."""
+    target: dict[str, Any] = {"applies_to": "scifact, the tuned model", "required_pct": TARGET_RETENTION}
+    tuned = [m for m in out.get("scifact", {}) if m != "base"]
+    if not tuned or "funnel-64-binary" not in out["scifact"][tuned[-1]]:
+        return {**target, "met": None, "note": "not measured in this run"}
+    pct = out["scifact"][tuned[-1]]["funnel-64-binary"]["ndcg@10_retention_pct"]
+    return {**target, "model": tuned[-1], "retention_pct": pct, "met": pct >= TARGET_RETENTION}
+
+
 def _label(model: str) -> str:
     """ "base" for the packaged MiniLM, else the model folder's name (its parent's for a .../model folder)."""
     if model == "sentence-transformers/all-MiniLM-L6-v2":
@@ -291,20 +302,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     rows,
                 )
             )
-    tuned_label = list(out[datasets[0].name])[-1]
-    first = out[datasets[0].name][tuned_label]
-    key = "funnel-64-binary"
-    target = {"dataset": datasets[0].name, "model": tuned_label}
-    if key in first:
-        target.update(
-            retention_pct=first[key]["ndcg@10_retention_pct"],
-            required_pct=TARGET_RETENTION,
-            met=first[key]["ndcg@10_retention_pct"] >= TARGET_RETENTION,
-        )
-        console.print(
-            f"target (funnel-64-binary keeps >= {TARGET_RETENTION}% of exact nDCG@10): "
-            f"{'met' if target['met'] else 'NOT met'} {target}"
-        )
+    target = target_check(out)
+    console.print(
+        f"target (the tuned model's funnel-64-binary keeps >= {TARGET_RETENTION}% on SciFact): {target}"
+    )
     payload = {
         **out,
         "target": target,

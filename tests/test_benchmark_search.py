@@ -98,7 +98,7 @@ def test_search_quality_quick(tmp_path, results_dir, monkeypatch):
     }
     assert configs <= set(row)
     assert {"ndcg@10", "recall@100", "k_prime", "k_prime@100"} <= set(row["funnel-64-binary"])
-    assert saved["target"]["model"] == "base" and "met" in saved["target"]
+    assert saved["target"]["met"] is None  # the target is the tuned model on SciFact
     # the exact run equals numpy's ranking, and its nDCG@10 equals trec_eval's on that ranking
     from mrlkit.data.beir import load_beir_eval
 
