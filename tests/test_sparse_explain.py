@@ -58,3 +58,16 @@ def test_load_sparse_encoder_refuses_dense(tiny_model_path):
 
     with pytest.raises(ConfigError, match="dense embedding model"):
         load_sparse_encoder(tiny_model_path)
+
+
+def test_evaluate_scores_a_sparse_model_with_sparsity(tmp_path):
+    from conftest import FIXTURES
+
+    from mrlkit.api import evaluate
+
+    report = evaluate("splade-tiny", FIXTURES / "data" / "beir", dims=[64, 16], output_dir=tmp_path)
+    assert report.dims == [64, 16]
+    assert report.base[16]["active_dims_doc"] == pytest.approx(16)  # every fixture document has > 16
+    assert report.base[64]["active_dims_query"] <= 64
+    assert report.base[16]["bytes_per_vector"] == pytest.approx(8 * 16)
+    assert (tmp_path / "report.md").is_file()

@@ -9,7 +9,6 @@ from typing import Any
 from mrlkit.config import FinetuneConfig
 from mrlkit.data import IRSet, load_eval_set
 from mrlkit.evaluation import Report, evaluate_model
-from mrlkit.models.resolve import load_model
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.finetune import FinetuneResult, finetune, machine_info
 
@@ -40,10 +39,16 @@ def evaluate(
         batch_size: Encoding batch size.
         output_dir: If given, report.md/json/png are written there.
     """
+    from mrlkit.evaluation.explain import load_any
+    from mrlkit.evaluation.sparse import sparse_dimension
+
     eval_set = load_eval_set(data, columns=columns, split=split)
-    main = load_model(model)
-    dims_list = validate_dims(list(dims) if dims is not None else None, main.get_embedding_dimension())
-    main_metrics = evaluate_model(main, eval_set, dims_list, batch_size=batch_size)
+    main, sparse = load_any(model)  # a sparse encoder is scored at caps k on active dims (no cap: all)
+    full = sparse_dimension(main) if sparse else main.get_embedding_dimension()
+    dims_list = (
+        [full] if sparse and dims is None else validate_dims(list(dims) if dims is not None else None, full)
+    )
+    main_metrics = evaluate_model(main, eval_set, dims_list, batch_size=batch_size, sparse=sparse)
     task = "ir" if isinstance(eval_set, IRSet) else "sts"
     meta: dict[str, Any] = {"data": str(data), "test_size": len(eval_set), "machine": machine_info()}
     if base is None:
@@ -51,7 +56,10 @@ def evaluate(
             task=task, dims=dims_list, base=main_metrics, tuned=None, meta={**meta, "base_model": model}
         )
     else:
-        base_metrics = evaluate_model(load_model(base), eval_set, dims_list, batch_size=batch_size)
+        base_model, base_sparse = load_any(base)
+        base_metrics = evaluate_model(
+            base_model, eval_set, dims_list, batch_size=batch_size, sparse=base_sparse
+        )
         report = Report(
             task=task,
             dims=dims_list,

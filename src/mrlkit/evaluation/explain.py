@@ -48,6 +48,26 @@ def load_sparse_encoder(name_or_path: str) -> Any:  # noqa: ANN401 - SparseEncod
     return SparseEncoder(str(path))
 
 
+def is_sparse_model(name_or_path: str) -> bool:
+    """Whether ``name_or_path`` is a saved sparse encoder or an MLM checkpoint (read as SPLADE)."""
+    from mrlkit.training.sparse import SPARSE_MODULES, is_mlm, saved_modules
+
+    path = Path(resolve_model(name_or_path))
+    if not path.is_dir():
+        return False
+    found = saved_modules(path)
+    return any(m in found for m in SPARSE_MODULES) or ("Pooling" not in found and is_mlm(path))
+
+
+def load_any(name_or_path: str) -> tuple[Any, bool]:
+    """The model as a ``SparseEncoder`` if it is sparse, else as a ``SentenceTransformer``; and which."""
+    from mrlkit.models.resolve import load_model
+
+    if is_sparse_model(name_or_path):
+        return load_sparse_encoder(name_or_path), True
+    return load_model(name_or_path), False
+
+
 def _names(model: Any, ids: list[int]) -> list[str]:  # noqa: ANN401
     """Vocabulary tokens of ``ids`` (SPLADE) or ``latent N`` (CSR, whose dims are not tokens)."""
     from sentence_transformers.sparse_encoder.modules import SparseAutoEncoder
