@@ -175,6 +175,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work-dir", default="runs/search_speed_work", help="where the mrlkit indexes are built")
     p.add_argument("--keep-indexes", action="store_true")
     p.add_argument(
+        "--from-partial",
+        action="store_true",
+        help="write the results of a run stopped early from its checkpoint",
+    )
+    p.add_argument(
         "--skip-ann", action="store_true", help="no HNSW over full vectors (that target is skipped)"
     )
     p.add_argument(
@@ -196,8 +201,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     command = ("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " if len(unset) == 2 else "") + command_line()
+    command = command.replace(" --from-partial", "")
     check_writable(args.name, args.overwrite, command)
     console.width = max(console.width, 150)
+    if args.from_partial:  # a run stopped before its last config: report what its checkpoint measured
+        res = json.loads((Path(args.work_dir) / f"{args.name}.partial.json").read_text())
+        done = [f["config"] for f in res["funnel_configs"]]
+        res["stopped_early"] = {
+            "requested_funnel": args.funnel,
+            "measured_funnel": done,
+            "ann_measured": False,
+        }
+        res["hnsw_full"] = None
+        return finish(res, args, command)
     threads = set_threads(args.threads)
     console.print(f"threads: {args.threads}; BLAS: {threads['blas']}; env: {threads['env']}")
     corpus, queries, source = load_vectors(args)
@@ -239,6 +255,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["hnsw_full"] = None
     else:
         res.update(run_ann(corpus, data, args))
+    if args.save_ids:
+        np.savez(
+            args.save_ids,
+            corpus=corpus,
+            single=single,
+            truth_single=data["truth_single"],
+            **{m: FOUND[m] for m in FOUND},
+        )
+    return finish(res, args, command)
+
+
+def finish(res: dict[str, Any], args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Ratios against the faster exact method, the headline funnel row, targets, table and results file."""
     exact_name = max(("exact_faiss", "exact_numpy"), key=lambda m: res[m]["qps_cpu"])
     res["exact"] = {**res[exact_name], "method": exact_name}
     for row in res["funnel_configs"]:
@@ -249,14 +278,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print_table(res, args)
     for name, check in res["targets"].items():
         console.print(f"{name}: {'met' if check['met'] else 'NOT met'} {check}")
-    if args.save_ids:
-        np.savez(
-            args.save_ids,
-            corpus=corpus,
-            single=single,
-            truth_single=data["truth_single"],
-            **{m: FOUND[m] for m in FOUND},
-        )
     write_result(args.name, {**res, "command": command}, overwrite=args.overwrite)
     return res
 
