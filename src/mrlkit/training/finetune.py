@@ -38,9 +38,8 @@ from mrlkit.training.sparse import (
     is_sparse,
     mining_model,
     plan_sparse,
-    sparse_callbacks,
     sparse_loss_name,
-    sparse_training_extras,
+    sparse_trainer_setup,
 )
 
 logger = logging.getLogger(__name__)
@@ -221,18 +220,10 @@ def _train_encoder(
     """
     if config.epochs == 0:
         return {}, 0.0, None
-    trainer_cls: type[SentenceTransformerTrainer] = SentenceTransformerTrainer
+    trainer_cls: Any = SentenceTransformerTrainer
     extras: dict[str, Any] = {}
-    if is_sparse(config):
-        from sentence_transformers import SparseEncoderTrainer, SparseEncoderTrainingArguments
-
-        trainer_cls = SparseEncoderTrainer
-        extras = {
-            "args_cls": SparseEncoderTrainingArguments,
-            **sparse_training_extras(config, plan.data.train, plan.model),
-        }
-        lr_mapping = {**(lr_mapping or {}), **extras.pop("learning_rate_mapping", {})} or None
-        callbacks = [*(callbacks or []), *sparse_callbacks(config, plan.loss)]
+    if is_sparse(config):  # SparseEncoderTrainer, its arguments, router mapping, FLOPS warm-up
+        trainer_cls, extras, lr_mapping, callbacks = sparse_trainer_setup(config, plan, lr_mapping, callbacks)
     trainer = trainer_cls(
         model=plan.model,
         args=training_arguments(

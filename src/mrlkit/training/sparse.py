@@ -189,6 +189,28 @@ def sparse_training_extras(config: FinetuneConfig, train: Dataset, model: nn.Mod
     }
 
 
+def sparse_trainer_setup(
+    config: FinetuneConfig,
+    plan: Any,
+    lr_mapping: dict[str, float] | None,
+    callbacks: list[Any] | None,  # noqa: ANN401
+) -> tuple[Any, dict[str, Any], dict[str, float] | None, list[Any]]:
+    """Trainer class, extra training arguments, learning-rate mapping and callbacks of a sparse run."""
+    from sentence_transformers import SparseEncoderTrainer, SparseEncoderTrainingArguments
+
+    extras = {
+        "args_cls": SparseEncoderTrainingArguments,
+        **sparse_training_extras(config, plan.data.train, plan.model),
+    }
+    lr_mapping = {**(lr_mapping or {}), **extras.pop("learning_rate_mapping", {})} or None
+    return (
+        SparseEncoderTrainer,
+        extras,
+        lr_mapping,
+        [*(callbacks or []), *sparse_callbacks(config, plan.loss)],
+    )
+
+
 def sparse_callbacks(config: FinetuneConfig, loss: nn.Module) -> list[Any]:
     """The FLOPS weight warm-up of SPLADE types (quadratic, over ``regularizer_warmup_ratio`` of steps)."""
     from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import (
