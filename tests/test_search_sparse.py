@@ -55,6 +55,9 @@ def test_sparse_search_matches_the_models_similarity(tmp_path, minilm_path, spla
     assert hits[0][0].id == "d0" and hits[1][0].id == "d1" and hits[2][0].id == "d4"
     idx.delete(["d0"])  # deleted rows never come back
     assert "d0" not in {h.id for h in Index.open(idx.path).search(QUERIES[:1], k=6, mode="sparse")[0]}
+    idx.add({"d6": "Rome is the capital of Italy."})  # documents added later: the sparse part is stale
+    with pytest.raises(ConfigError, match="covers 6 of 7 rows .* mrlkit index sparse"):
+        idx.search(QUERIES[:1], k=3, mode="sparse")
 
 
 @pytest.mark.slow  # ~20 s wall on the shared 2-core machine (three retrievers)
