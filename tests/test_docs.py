@@ -11,7 +11,7 @@ import mrlkit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CITED = re.compile(r"results/((?:explore/)?\w+\.json)")
+CITED = re.compile(r"results/((?:explore/)?\w+\.jsonl?)\b")
 
 
 def _documented_targets() -> list[str]:
