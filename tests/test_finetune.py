@@ -16,7 +16,6 @@ from mrlkit.data import load_data
 from mrlkit.errors import ConfigError, DataError
 from mrlkit.evaluation import build_evaluator, evaluate_model
 
-
 PAIRS = str(FIXTURES / "data" / "pairs.jsonl")
 
 
@@ -58,8 +57,9 @@ def test_finetune_pairs_end_to_end(tiny_model_path, tmp_path, monkeypatch):
     monkeypatch.setattr(
         ft, "evaluate_model", lambda m, s, *a, **k: scored.append(s) or evaluate_model(m, s, *a, **k)
     )
+    setup = importlib.import_module("mrlkit.training.data_setup")  # builds the dev evaluator
     monkeypatch.setattr(
-        ft, "build_evaluator", lambda s, *a, **k: selected.append(s) or build_evaluator(s, *a, **k)
+        setup, "build_evaluator", lambda s, *a, **k: selected.append(s) or build_evaluator(s, *a, **k)
     )
     result = finetune(_config(tiny_model_path, tmp_path))
     assert capped == [0]  # the setting reaches the allocator once, before training (0: glibc's default)

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from mrlkit.data import load_data, load_eval_set, mine_negatives
 from mrlkit.data.accounting import data_accounting, text_cells, truncation_stats
-from mrlkit.data.types import DataKind, EvalSet, STSSet, TrainingData
+from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
 from mrlkit.errors import DataError
+from mrlkit.evaluation import build_evaluator
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from mrlkit.config import FinetuneConfig
+    from mrlkit.evaluation.base import MatryoshkaEvaluator
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +119,26 @@ def account(data: TrainingData, model: SentenceTransformer) -> dict[str, Any]:
     if tokenizer is not None and max_length:
         truncation = truncation_stats(tokenizer, text_cells(data), max_length)
     return data_accounting(data, truncation)
+
+
+def dev_evaluator(
+    config: FinetuneConfig, data: TrainingData, dims: list[int], primary_dim: int, sparse: bool = False
+) -> MatryoshkaEvaluator | None:
+    """The per-epoch dev evaluator that picks the best checkpoint (``None`` without a dev set or when off).
+
+    ``eval_corpus_size`` caps a retrieval dev corpus (every relevant doc plus a seeded sample).
+    """
+    if data.eval is None or not config.eval_every_epoch:
+        return None
+    dev = data.eval
+    if isinstance(dev, IRSet) and config.eval_corpus_size is not None:
+        dev = dev.subsample_corpus(config.eval_corpus_size, seed=config.seed)
+    return build_evaluator(
+        dev,
+        dims,
+        name="dev",
+        batch_size=config.eval_batch_size,
+        primary_dim=primary_dim,
+        primary_metric=config.best_metric,
+        sparse=sparse,
+    )

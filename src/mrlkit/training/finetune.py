@@ -26,7 +26,13 @@ from mrlkit.models.resolve import resolve_model
 from mrlkit.training.adaptor import train_adaptor
 from mrlkit.training.args import check_precision, check_report_to, training_arguments
 from mrlkit.training.cpu_kernels import cpu_training_kernels, kernels_apply
-from mrlkit.training.data_setup import account, load_training_data, mine_if_asked, test_set_of
+from mrlkit.training.data_setup import (
+    account,
+    dev_evaluator,
+    load_training_data,
+    mine_if_asked,
+    test_set_of,
+)
 from mrlkit.training.dims import validate_dims
 from mrlkit.training.distributed import init_distributed, is_main_process, on_main_then_share
 from mrlkit.training.losses import build_loss, resolve_loss_kind
@@ -174,19 +180,7 @@ def _plan(config: FinetuneConfig) -> _Plan:
         margin=config.margin,
         scale=config.scale,
     )
-    evaluator = None
-    if data.eval is not None and config.eval_every_epoch:
-        dev = data.eval
-        if isinstance(dev, IRSet) and config.eval_corpus_size is not None:
-            dev = dev.subsample_corpus(config.eval_corpus_size, seed=config.seed)
-        evaluator = build_evaluator(
-            dev,
-            dims,
-            name="dev",
-            batch_size=config.eval_batch_size,
-            primary_dim=_pick_best_dim(config, dims),
-            primary_metric=config.best_metric,
-        )
+    evaluator = dev_evaluator(config, data, dims, _pick_best_dim(config, dims))
     return _Plan(data, test_set, test_source, model, dims, loss_kind, loss, evaluator)
 
 

@@ -21,7 +21,7 @@ from datasets import Dataset
 from torch import nn
 
 from mrlkit.config import FinetuneConfig, LossKind, ModelType
-from mrlkit.data.types import DataKind, IRSet, TrainingData
+from mrlkit.data.types import DataKind, TrainingData
 from mrlkit.errors import ConfigError
 from mrlkit.models.resolve import DEFAULT_MODEL, DEFAULT_SPARSE_MODEL, resolve_model
 
@@ -260,8 +260,8 @@ def plan_sparse(
     Raises:
         ConfigError: A bad setting for the model type (see :func:`load_sparse_model`, :func:`router_mapping`).
     """
-    from mrlkit.evaluation import build_evaluator
     from mrlkit.evaluation.sparse import sparse_dimension
+    from mrlkit.training.data_setup import dev_evaluator
 
     loss_kind = loss_kind_of(config, data.kind)
     if config.model_type is ModelType.INFERENCE_FREE_SPLADE:
@@ -271,20 +271,7 @@ def plan_sparse(
         model.max_seq_length = config.max_seq_length
     dims = sparse_dims(config, sparse_dimension(model))
     loss = build_sparse_loss(model, config, loss_kind)
-    evaluator = None
-    if data.eval is not None and config.eval_every_epoch:
-        dev = data.eval
-        if isinstance(dev, IRSet) and config.eval_corpus_size is not None:
-            dev = dev.subsample_corpus(config.eval_corpus_size, seed=config.seed)
-        evaluator = build_evaluator(
-            dev,
-            dims,
-            name="dev",
-            batch_size=config.eval_batch_size,
-            primary_dim=primary_k(config, dims),
-            primary_metric=config.best_metric,
-            sparse=True,
-        )
+    evaluator = dev_evaluator(config, data, dims, primary_k(config, dims), sparse=True)
     return model, dims, loss_kind, loss, evaluator
 
 
