@@ -80,8 +80,9 @@ def main() -> None:
         {
             "chosen": winner,
             "chosen_command": runs[winner].get("command"),
-            "rule": "most targets met on the selection set; then mean nDCG@10 at 64 and 32; then fewer seconds",
-            "runs": {s: {"file": str(f), "score_key": list(keys[f.stem])} for s, f in zip(runs, args.files)},
+            "rule": "most targets met on the selection set; then mean nDCG@10 at 64 and 32; "
+            "then fewer seconds",
+            "runs": {f.stem: {"file": str(f), "score_key": list(keys[f.stem])} for f in args.files},
             "command": command_line(),
         },
     )

@@ -308,7 +308,9 @@ def search_command(
     index: IndexArg,
     query: Annotated[str, typer.Argument(help="The query text.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Results to return.")] = 10,
-    mode: Annotated[str, typer.Option(help="exact, funnel, hnsw, hybrid (dense + BM25) or sparse.")] = "funnel",
+    mode: Annotated[
+        str, typer.Option(help="exact, funnel, hnsw, hybrid (dense + BM25) or sparse.")
+    ] = "funnel",
     k_prime: Annotated[int | None, typer.Option(help="Candidates rescored (default: tuned).")] = None,
     ef: Annotated[int | None, typer.Option(help="HNSW search list size (default: tuned).")] = None,
     model: Annotated[str | None, typer.Option(help="Query with this copy of the index's model.")] = None,
