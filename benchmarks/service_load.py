@@ -245,6 +245,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "scifact")
     p.add_argument("--max-docs", type=int, default=None, help="index only the first N documents")
     p.add_argument("--model", default=None, help="default: the packaged MiniLM")
+    p.add_argument("--index", type=Path, default=None, help="serve this existing index of --data instead")
     p.add_argument("--requests", type=int, default=10_000)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--embed-share", type=float, default=0.2)
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     docs, queries = load_data(args.data, args.max_docs)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    index = build_or_reuse(args, docs)
+    index = args.index or build_or_reuse(args, docs)
     k = min(K, len(docs))
     plan = schedule(queries, args.requests, args.embed_share, args.seed)
     port = free_port()
@@ -324,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "data": str(args.data),
             "docs": len(docs),
             "test_queries": len(queries),
-            "model": args.model,
+            "model": "the index's own" if args.index else args.model,
             "index": str(index),
             "index_config": "IndexConfig() defaults",
             "k": k,

@@ -48,8 +48,8 @@ def test_schedule_share_and_determinism():
     assert {kind for kind, _ in service_load.schedule(["a"], 50, 0.0, seed=1)} == {"search"}
 
 
-@pytest.mark.slow  # ~45 s on the shared 2-core CPU: a server start, an index build, two runs
 def test_service_load_quick(tmp_path, monkeypatch, tiny_model_path):
+    """~13 s on the idle 2-core CPU (a server start, an index build, two runs of 100 requests)."""
     import _common
     import service_load
 
