@@ -38,6 +38,22 @@ def test_hybrid_is_rrf_of_dense_and_bm25(hybrid_index):
     assert all(h.text for h in hits)
 
 
+def test_dense_arm_keeps_the_index_k_prime(hybrid_index, monkeypatch):
+    # the dense arm must not force k' down to the candidate count: the index resolves its own k'
+    calls = []
+    original = hybrid_index.search_vectors
+
+    def spy(vectors, **kwargs):
+        calls.append(kwargs)
+        return original(vectors, **kwargs)
+
+    monkeypatch.setattr(hybrid_index, "search_vectors", spy)
+    retrieve_runs(hybrid_index, ["tides"], FusionSettings(candidates=3, dense_mode="funnel"))
+    funnel = FusionSettings(dense_mode="funnel").dense_mode
+    assert calls == [{"k": 3, "mode": funnel, "k_prime": None, "ef": None}]
+    assert hybrid_index.resolve_k_prime(3) > 3  # so the funnel rescored more than the 3 candidates
+
+
 def test_weights_select_one_retriever(hybrid_index):
     query = "how do bees tell each other where flowers are"
     bm25_only = hybrid_index.search([query], k=3, mode="hybrid", fusion="dbsf", weights=[0, 1])[0]
