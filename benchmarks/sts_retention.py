@@ -7,6 +7,8 @@ Usage:
 Trains on sts-train (a 10% dev split carved from it, or with ``--dev sts-dev`` the official dev
 file, picks the best epoch), reports Spearman on sts-test at 384..32 dims and the retention at 32
 dims (8.3% of 384). Target: Matryoshka retention >= 98.5% at 32 dims and above the standard model's.
+``--score-on dev`` scores on sts-dev instead of sts-test: that is how a recipe is chosen (issue #22:
+choose on dev, judge once on test; ``select_recipe.py`` reads such runs).
 ``--adaptor`` (with ``--adaptor-distill``, the similarity distillation) applies to the Matryoshka
 model only: the standard model stays plain CoSENT, the reference for what truncation costs.
 """
@@ -59,6 +61,13 @@ def main() -> None:
         choices=["split", "sts-dev"],
         help="what picks the best epoch: 10%% of sts-train, or sts-dev.csv (then all of train trains)",
     )
+    p.add_argument(
+        "--score-on",
+        default="test",
+        choices=["test", "dev"],
+        help="what the report scores: sts-test (the headline) or sts-dev (to choose a recipe)",
+    )
+    p.add_argument("--seed", type=int, default=42, help="seed of the dev split, the sampler and training")
     p.add_argument("--rotate", default="none", choices=["none", "pca", "identity"], help="rotation layer")
     p.add_argument("--rotate-lr", type=float, default=None, help="the rotation's own learning rate")
     p.add_argument(
@@ -77,11 +86,16 @@ def main() -> None:
     p.add_argument("--name", default="sts_retention", help="results file name (e.g. sts_retention_probe)")
     add_overwrite_argument(p)
     args = p.parse_args()
+    if args.score_on == "dev" and args.dev == "sts-dev":
+        raise SystemExit(
+            "error: --score-on dev scores on sts-dev, so it cannot also pick the epoch; use --dev split"
+        )
     check_writable(args.name, args.overwrite)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     tmp = Path(tempfile.mkdtemp(prefix="stsb-"))
-    for split in ("train", "test", "dev") if args.dev == "sts-dev" else ("train", "test"):
+    scored = args.score_on  # the file the report scores: sts-test, or sts-dev when choosing a recipe
+    for split in sorted({"train", scored, *(["dev"] if args.dev == "sts-dev" else [])}):
         convert(Path(args.data) / f"sts-{split}.csv", tmp / f"{split}.tsv")
     results: dict[str, dict[str, float]] = {}
     meta: dict[str, dict] = {}
@@ -92,7 +106,7 @@ def main() -> None:
         config = FinetuneConfig.load(
             None,
             data=str(tmp / "train.tsv"),
-            test_data=str(tmp / "test.tsv"),
+            test_data=str(tmp / f"{scored}.tsv"),
             eval_data=str(tmp / "dev.tsv") if args.dev == "sts-dev" else None,
             model=args.model,
             output_dir=f"{args.output_dir}/{name}",
@@ -104,6 +118,7 @@ def main() -> None:
             matryoshka_weights=args.weights,
             batch_size=args.batch_size,
             learning_rate=args.lr,
+            seed=args.seed,
             best_dim=32,
             best_metric="spearman",
             rotate=args.rotate,
@@ -124,7 +139,7 @@ def main() -> None:
     names = [n for n in ("base", "standard", "matryoshka") if n in results]
     rows: list[list] = [[d, *(results[n][str(d)] for n in names)] for d in DIMS]
     rows.append(["retention@32", *(f"{retention[n]:.2f}%" for n in names)])
-    console.print(table("STSb test Spearman", ["dim", *names], rows))
+    console.print(table(f"STSb {scored} Spearman", ["dim", *names], rows))
     checks: dict[str, float | bool] = {f"{n}_retention_32": round(retention[n], 2) for n in names}
     checks["targets_met"] = (
         "standard" in retention
@@ -139,6 +154,7 @@ def main() -> None:
             **results,
             "retention_32": {k: round(v, 3) for k, v in retention.items()},
             "checks": checks,
+            "scored_on": f"sts-{scored}",
             "runs": meta,
             "settings": {k: v for k, v in vars(args).items() if k not in ("name", "overwrite")},
             "machine": machine_info(),

@@ -62,3 +62,35 @@ def test_selection_rule_counts_targets_then_small_dims_then_cost():
     # same targets met: the higher mean of 64 and 32 wins, then the cheaper run
     assert select_recipe.score(_run(0.69, 0.71, 100)) > select_recipe.score(_run(0.68, 0.71, 1))
     assert select_recipe.score(_run(0.68, 0.70, 10)) > select_recipe.score(_run(0.68, 0.70, 100))
+
+
+def _sts(mat32: float, std32: float, mat64: float = 0.84, seconds: float = 10.0) -> dict:
+    mat = {"384": 0.85, "256": 0.85, "128": 0.85, "64": mat64, "32": mat32}
+    std = {"384": 0.86, "256": 0.86, "128": 0.85, "64": 0.84, "32": std32}
+    return {"matryoshka": mat, "standard": std, "runs": {"matryoshka": {"train_seconds": seconds}}}
+
+
+def test_sts_selection_rule_counts_targets_then_small_dims_then_cost():
+    # 0.84 / 0.85 = 98.8% (>= 98.5, met) and above the standard's 0.82 / 0.86 = 95.3%: both met
+    assert select_recipe.score_sts(_sts(0.84, 0.82))[0] == 2
+    # 0.83 / 0.85 = 97.6%: below 98.5 but above the standard's 95.3%
+    assert select_recipe.score_sts(_sts(0.83, 0.82))[0] == 1
+    # 0.83 / 0.85 = 97.6% against the standard's 0.85 / 0.86 = 98.8%: neither
+    assert select_recipe.score_sts(_sts(0.83, 0.85))[0] == 0
+    assert select_recipe.score_sts(_sts(0.84, 0.82, mat64=0.80)) > select_recipe.score_sts(
+        _sts(0.83, 0.82, 0.85)
+    )
+    assert select_recipe.score_sts(_sts(0.84, 0.82, seconds=5)) > select_recipe.score_sts(_sts(0.84, 0.82))
+
+
+def test_selection_refuses_runs_scored_on_test(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    run = {**_sts(0.84, 0.82), "scored_on": "sts-test"}
+    f = tmp_path / "probe.json"
+    f.write_text(json.dumps(run))
+    monkeypatch.setattr(sys, "argv", ["select_recipe.py", str(f), "--name", "unused"])
+    with pytest.raises(SystemExit, match="--score-on dev"):
+        select_recipe.main()
