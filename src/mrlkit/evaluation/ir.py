@@ -126,26 +126,36 @@ class MatryoshkaIREvaluator(MatryoshkaEvaluator):
         if key not in self._evaluators:
             # The evaluator only reads these (it copies them into lists), but types them as invariant dicts
             # of any model input; shallow copies typed that way hold the same texts in the same order.
-            queries: dict[str, SingleInput] = dict(self.ir.queries)
-            corpus: dict[str, SingleInput] = dict(self.ir.corpus)
             self._evaluators[key] = InformationRetrievalEvaluator(
-                queries=queries,
-                corpus=corpus,
-                relevant_docs=self.ir.relevant,
-                corpus_chunk_size=self.corpus_chunk_size,
-                mrr_at_k=[MRR_K],
-                ndcg_at_k=[NDCG_K],
-                accuracy_at_k=list(ACCURACY_K),
-                precision_recall_at_k=self.k_values,
-                map_at_k=[MAP_K],
-                show_progress_bar=self.show_progress_bar,
-                batch_size=self.batch_size,
-                name=self.name,
-                write_csv=False,
+                **self.evaluator_kwargs(),
                 truncate_dim=dim,
                 score_functions={similarity: SimilarityFunction.to_similarity_fn(similarity)},
             )
         return self._evaluators[key]
+
+    def evaluator_kwargs(self) -> dict[str, Any]:
+        """Arguments every wrapped sentence-transformers IR evaluator (dense or sparse) shares.
+
+        The data, mrlkit's metric cut-offs and the batching: one place, so the dense and the sparse
+        report compute the same metrics.
+        """
+        queries: dict[str, SingleInput] = dict(self.ir.queries)
+        corpus: dict[str, SingleInput] = dict(self.ir.corpus)
+        return {
+            "queries": queries,
+            "corpus": corpus,
+            "relevant_docs": self.ir.relevant,
+            "corpus_chunk_size": self.corpus_chunk_size,
+            "mrr_at_k": [MRR_K],
+            "ndcg_at_k": [NDCG_K],
+            "accuracy_at_k": list(ACCURACY_K),
+            "precision_recall_at_k": self.k_values,
+            "map_at_k": [MAP_K],
+            "show_progress_bar": self.show_progress_bar,
+            "batch_size": self.batch_size,
+            "name": self.name,
+            "write_csv": False,
+        }
 
     def encode_corpus(self, model: SentenceTransformer) -> Tensor:
         """Encode the corpus once at the largest evaluated dim, in the wrapped evaluators' order.

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mrlkit.errors import ConfigError
 from mrlkit.evaluation.ir import MatryoshkaIREvaluator
-from mrlkit.evaluation.metrics import ACCURACY_K, MAP_K, MRR_K, NDCG_K
 
 if TYPE_CHECKING:
     from sentence_transformers import SparseEncoder
@@ -92,20 +91,7 @@ class SparseIREvaluator(MatryoshkaIREvaluator):
         key = (max_active_dims or 0, "sparse")
         if key not in self._evaluators:
             self._evaluators[key] = SparseInformationRetrievalEvaluator(
-                queries=dict(self.ir.queries),
-                corpus=dict(self.ir.corpus),
-                relevant_docs=self.ir.relevant,
-                corpus_chunk_size=self.corpus_chunk_size,
-                mrr_at_k=[MRR_K],
-                ndcg_at_k=[NDCG_K],
-                accuracy_at_k=list(ACCURACY_K),
-                precision_recall_at_k=self.k_values,
-                map_at_k=[MAP_K],
-                show_progress_bar=self.show_progress_bar,
-                batch_size=self.batch_size,
-                name=self.name,
-                write_csv=False,
-                max_active_dims=max_active_dims,
+                **self.evaluator_kwargs(), max_active_dims=max_active_dims
             )
         return self._evaluators[key]
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from mrlkit.training.memory import cap_mmap_threshold
 from mrlkit.training.progress import install_training_output
 from mrlkit.training.projection import add_projection
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
+from mrlkit.training.run_info import machine_info, peak_gpu_memory_mb, peak_memory_mb
 from mrlkit.training.sparse import (
     is_sparse,
     mining_model,
@@ -63,38 +62,6 @@ class FinetuneResult:
     report: Report | None
     output_dir: Path
     train_metrics: dict[str, Any]
-
-
-def machine_info() -> dict[str, Any]:
-    """The hardware a measurement came from, stored next to every figure."""
-    import os
-
-    info: dict[str, Any] = {
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process (MB); :func:`peak_gpu_memory_mb` gives the GPU's."""
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss_kb / 1024.0
-
-
-def peak_gpu_memory_mb() -> float | None:
-    """Peak memory PyTorch allocated on the current CUDA device (MB), or ``None`` without one.
-
-    :func:`finetune` resets the counter when it starts, so two runs in one process (a benchmark's
-    arms) each report their own peak.
-    """
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def _pick_best_dim(config: FinetuneConfig, dims: list[int]) -> int:
