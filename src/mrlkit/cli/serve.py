@@ -24,6 +24,13 @@ def serve_command(
     max_k: Annotated[int, typer.Option(help="Largest k.")] = 1000,
     max_text_chars: Annotated[int, typer.Option(help="Longest query or text.")] = 4096,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1 << 20,
+    batching: Annotated[
+        bool, typer.Option(help="Encode concurrent requests' texts together, in one encoder call.")
+    ] = True,
+    batch_max_texts: Annotated[int, typer.Option(help="Most texts in one batched encoder call.")] = 64,
+    batch_wait_ms: Annotated[
+        float, typer.Option(help="How long a request waits for others to join its batch (ms).")
+    ] = 2.0,
 ) -> None:
     """Serve an index over HTTP: POST /search, POST /embed, GET /health, GET /index, docs at /docs."""
     from mrlkit.cli.app import _quiet_libraries, _user_errors
@@ -44,6 +51,9 @@ def serve_command(
             max_k=max_k,
             max_text_chars=max_text_chars,
             max_body_bytes=max_body_bytes,
+            batching=batching,
+            batch_max_texts=batch_max_texts,
+            batch_wait_ms=batch_wait_ms,
         )
         from mrlkit.search import Index
 

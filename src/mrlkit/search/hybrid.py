@@ -120,8 +120,11 @@ def hybrid_search(
     candidates: int | None = None,
     k_prime: int | None = None,
     ef: int | None = None,
+    vectors: np.ndarray | None = None,
 ) -> list[list[Hit]]:
     """Fuse dense and BM25 hits; the returned score is the fused score (RRF or DBSF), not a cosine.
+
+    ``vectors``: the queries' embeddings when they are already computed; default: encode ``queries``.
 
     Raises:
         ConfigError: The index has no BM25 part (or it is stale), bad fusion settings, or ``k`` <= 0.
@@ -141,7 +144,7 @@ def hybrid_search(
         settings.candidates = k
     if not queries:
         return []
-    runs = retrieve_runs(index, queries, settings, k_prime, ef)
+    runs = retrieve_runs(index, queries, settings, k_prime, ef, vectors)
     return [
         [Hit(index.ids[row], score, rank, index.text(row)) for rank, (row, score) in enumerate(top, 1)]
         for top in fuse_runs(runs, settings, k)

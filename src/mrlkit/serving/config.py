@@ -35,12 +35,26 @@ class ServeConfig:
     max_text_chars: int = _help("Longest query or text, in characters.", default=4096)
     max_k: int = _help("Largest k.", default=1000)
     model: str | None = _help("Query with this copy of the index's model.", default=None)
+    batching: bool = _help(
+        "Encode the texts of concurrent /search and /embed requests together, in one encoder call.",
+        default=True,
+    )
+    batch_max_texts: int = _help("Most texts in one batched encoder call.", default=64)
+    batch_wait_ms: float = _help(
+        "How long the first waiting request waits for others to join its batch, in milliseconds.",
+        default=2.0,
+    )
 
     def __post_init__(self) -> None:
         """Check limits and the bind address / API key rule."""
         for name in ("port", "workers", "max_body_bytes", "max_batch", "max_text_chars", "max_k"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"serve {name} must be > 0, got {getattr(self, name)!r}")
+        if self.batch_max_texts <= 0 or not 0 <= self.batch_wait_ms <= 1000:
+            raise ConfigError(
+                f"serve batch_max_texts must be > 0 and batch_wait_ms in [0, 1000], got "
+                f"{self.batch_max_texts!r} and {self.batch_wait_ms!r}"
+            )
         if self.api_key is not None and len(self.api_key) < 16:
             raise ConfigError("the API key is shorter than 16 characters; use a long random one")
         if not self.api_key and not is_loopback(self.host):

@@ -1,7 +1,10 @@
 """The FastAPI app: ``POST /search``, ``POST /embed``, ``GET /health``, ``GET /index``, docs at ``/docs``.
 
-The index is opened once per process; a lock serialises calls into it (the encoder and the lazily
-loaded parts are not thread-safe), so concurrent requests share it safely.
+The index is opened once per process. Query and text encoding goes through an
+:class:`~mrlkit.serving.batching.EncodeBatcher` (concurrent requests share one encoder call; its one
+worker thread is the only one that touches the encoder); a lock serialises the rest of the calls into
+the index (its lazily loaded parts are not thread-safe), so concurrent requests share it safely. With
+``batching`` off, each request encodes under the lock itself.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ import json
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
 
 from mrlkit.errors import MrlkitError
+from mrlkit.serving.batching import EncodeBatcher, ShuttingDown
 from mrlkit.serving.config import CONFIG_ENV, ServeConfig
 from mrlkit.serving.schemas import (
     EmbedRequest,
@@ -40,6 +46,24 @@ class Service:
             pass  # an index built from vectors: /search and /embed answer 400 with the reason
         self.lock = threading.Lock()
         self._reranker: Any = None
+        self.batcher: EncodeBatcher | None = None
+        if config.batching:
+            self.batcher = EncodeBatcher(self._encode_now, config.batch_max_texts, config.batch_wait_ms)
+
+    def _encode_now(self, texts: list[str], query: bool) -> np.ndarray:
+        return self.index.encoder.encode(texts, batch_size=self.index.config.batch_size, query=query)
+
+    def encode(self, texts: list[str], query: bool) -> np.ndarray:
+        """Unit-length embeddings of ``texts``, batched with concurrent requests when batching is on."""
+        if self.batcher is not None:
+            return self.batcher.encode(texts, query)
+        with self.lock:
+            return self._encode_now(texts, query)
+
+    def close(self) -> None:
+        """Stop the batcher's worker thread (requests already taken are answered first)."""
+        if self.batcher is not None:
+            self.batcher.close()
 
     def reranker(self) -> Any:  # noqa: ANN401
         """The cross-encoder, loaded on the first rerank request."""
@@ -77,8 +101,11 @@ class Service:
             raise _Unprocessable(f"k and rerank_top_n must be <= {self.config.max_k}")
         start = time.perf_counter()
         first = max(req.k, top_n) if req.rerank else req.k
+        vectors = self.encode(queries, query=True)
         with self.lock:
-            hits = self.index.search(queries, k=first, mode=req.mode, fusion=req.fusion, weights=req.weights)
+            hits = self.index.search(
+                queries, k=first, mode=req.mode, fusion=req.fusion, weights=req.weights, vectors=vectors
+            )
             if req.rerank:
                 hits = self.reranker().rerank(queries, hits, k=req.k, top_n=top_n)
         results = [
@@ -93,11 +120,7 @@ class Service:
         dim = req.dim or full
         if dim > full:
             raise _Unprocessable(f"dim {dim} is larger than the model's {full}")
-        with self.lock:
-            vectors = self.index.encoder.encode(
-                list(req.texts), batch_size=self.index.config.batch_size, query=req.query
-            )
-        vectors = vectors[:, :dim]
+        vectors = self.encode(list(req.texts), query=req.query)[:, :dim]
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return EmbedResponse(embeddings=vectors.astype(float).tolist(), dim=dim)
 
@@ -123,12 +146,27 @@ def create_app(config: ServeConfig) -> Any:  # noqa: ANN401 - a FastAPI app (fas
     from mrlkit.serving.middleware import Guard
 
     service = Service(config)
-    app = FastAPI(title="mrlkit search", version=__version__, description="Matryoshka search over one index.")
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:  # noqa: ANN401
+        yield
+        service.close()  # graceful shutdown: uvicorn has let the requests in flight finish
+
+    app = FastAPI(
+        title="mrlkit search",
+        version=__version__,
+        description="Matryoshka search over one index.",
+        lifespan=lifespan,
+    )
     app.state.service = service
 
     @app.exception_handler(_Unprocessable)
     async def unprocessable(_: Request, exc: _Unprocessable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(ShuttingDown)
+    async def shutting_down(_: Request, exc: ShuttingDown) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(MrlkitError)
     async def bad_request(_: Request, exc: MrlkitError) -> JSONResponse:
