@@ -161,5 +161,5 @@ def test_search_encoder_with_the_onnx_backend_matches_the_torch_model(int8_expor
     assert (got * want).sum(axis=1).min() > 0.99  # the served int8 graph
     # an index built with the torch model accepts the export as its query encoder (same weights)
     assert same_model(torch_encoder.fingerprint(), onnx_encoder.fingerprint())
-    with pytest.raises(ConfigError, match="backend must be torch or onnx"):
+    with pytest.raises(ConfigError, match="model backend must be one of torch, onnx"):
         Encoder(tiny_model_path, backend="tensorrt")

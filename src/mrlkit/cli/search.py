@@ -78,14 +78,27 @@ def _mapping(columns: str | None) -> dict[str, str] | None:
     return parse_value("columns", columns, dict[str, str]) if columns else None
 
 
+MODEL_BACKEND_HELP = "torch, or onnx: encode with the model's mrlkit export --onnx folder (or MODEL-onnx)."
+
+
+def _check_backend(backend: str) -> None:
+    """Refuse a storage backend other than builtin/qdrant (pointing ONNX users at --model-backend)."""
+    from mrlkit.errors import ConfigError
+
+    if backend not in ("builtin", "qdrant"):
+        hint = "; to encode with an ONNX export pass --model-backend onnx" if backend == "onnx" else ""
+        raise ConfigError(
+            f"--backend (where vectors are stored) must be builtin or qdrant, got {backend!r}{hint}"
+        )
+
+
 def _qdrant_target(backend: str, path: str | None, url: str | None, collection: str, engine: str) -> Any:  # noqa: ANN401
     """The Qdrant target of ``index build --backend qdrant`` (``None`` for the built-in backend)."""
     import os
 
     from mrlkit.errors import ConfigError
 
-    if backend not in ("builtin", "qdrant"):
-        raise ConfigError(f"backend must be builtin or qdrant, got {backend!r}")
+    _check_backend(backend)
     if backend == "builtin":
         if path or url:
             raise ConfigError("--qdrant-path / --qdrant-url need --backend qdrant")
@@ -100,6 +113,7 @@ def _build(
     index: Path,
     *,
     model: str | None = None,
+    model_backend: str = "torch",
     columns: str | None = None,
     overwrite: bool = False,
     config: Path | None = None,
@@ -124,7 +138,13 @@ def _build(
             bm25_cfg = BM25Config(language=bm25_language)  # checked before the (long) build
         target = _qdrant_target(backend, qdrant_path, qdrant_url, qdrant_collection, qdrant_engine)
         idx = Index.build(
-            index, corpus, model=model, config=cfg, columns=_mapping(columns), overwrite=overwrite
+            index,
+            corpus,
+            model=model,
+            config=cfg,
+            columns=_mapping(columns),
+            overwrite=overwrite,
+            model_backend=model_backend,
         )
         if bm25:
             build_bm25(idx, bm25_cfg)
@@ -156,6 +176,7 @@ def _signature() -> inspect.Signature:
             arg("corpus", "Corpus: JSONL/CSV/TSV/Parquet with id and text columns, or a BEIR folder.", str),
             arg("index", "Index folder to write.", Path),
             opt("model", str | None, typer.Option(None, help="Model (hub id or folder; default MiniLM).")),
+            opt("model_backend", str, typer.Option("torch", help=MODEL_BACKEND_HELP)),
             opt("columns", str | None, typer.Option(None, help="Column mapping as id=COL,text=COL.")),
             opt("overwrite", bool, typer.Option(False, help="Replace an existing index (atomically).")),
             opt(
@@ -199,13 +220,17 @@ def add_command(
     file: Annotated[str, typer.Argument(help="Corpus file or BEIR folder with the new documents.")],
     upsert: Annotated[bool, typer.Option(help="Replace documents whose id is already in the index.")] = False,
     columns: ColumnsOpt = None,
+    model: Annotated[str | None, typer.Option(help="Encode with this copy of the index's model.")] = None,
+    model_backend: Annotated[
+        str | None, typer.Option(help=MODEL_BACKEND_HELP + " Default: the index's.")
+    ] = None,
 ) -> None:
     """Add documents to an index (atomically; ids already present need --upsert)."""
     from mrlkit.search import Index
 
     _quiet_libraries()
     with _user_errors():
-        idx = Index.open(index)
+        idx = Index.open(index, model=model, model_backend=model_backend)
         added = idx.add(file, upsert=upsert, columns=_mapping(columns))
     console.print(f"added {added} documents; {len(idx)} in the index")
 
@@ -323,6 +348,9 @@ def search_command(
     rerank: Annotated[str | None, typer.Option(help="Cross-encoder (hub id or folder) reranking.")] = None,
     rerank_top_n: Annotated[int, typer.Option(help="First-stage hits the reranker scores.")] = 100,
     backend: Annotated[str, typer.Option(help="builtin, or qdrant (the index's Qdrant copy).")] = "builtin",
+    model_backend: Annotated[
+        str | None, typer.Option(help=MODEL_BACKEND_HELP + " Default: the index's.")
+    ] = None,
 ) -> None:
     """Search an index with one query."""
     from mrlkit.errors import ConfigError
@@ -332,7 +360,10 @@ def search_command(
     with _user_errors():
         if not query.strip():
             raise ConfigError("the query is empty; pass some text")
-        idx = Index.open(index, model=model, allow_model_mismatch=allow_model_mismatch)
+        _check_backend(backend)
+        idx = Index.open(
+            index, model=model, allow_model_mismatch=allow_model_mismatch, model_backend=model_backend
+        )
         start = time.perf_counter()
         from mrlkit.config import parse_value
 

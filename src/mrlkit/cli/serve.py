@@ -31,6 +31,11 @@ def serve_command(
     batch_wait_ms: Annotated[
         float, typer.Option(help="How long a request waits for others to join its batch (ms).")
     ] = 2.0,
+    model: Annotated[str | None, typer.Option(help="Query with this copy of the index's model.")] = None,
+    model_backend: Annotated[
+        str | None,
+        typer.Option(help="torch, or onnx: query with the model's ONNX export (default: the index's)."),
+    ] = None,
 ) -> None:
     """Serve an index over HTTP: POST /search, POST /embed, GET /health, GET /index, docs at /docs."""
     from mrlkit.cli.app import _quiet_libraries, _user_errors
@@ -54,10 +59,14 @@ def serve_command(
             batching=batching,
             batch_max_texts=batch_max_texts,
             batch_wait_ms=batch_wait_ms,
+            model=model,
+            model_backend=model_backend,
         )
         from mrlkit.search import Index
 
-        Index.open(cfg.index)  # a bad index fails here, in one line, before the server starts
+        idx = Index.open(cfg.index, model=model, model_backend=model_backend)  # a bad index fails here
+        if model or model_backend:
+            _ = idx.encoder  # so does a model that is missing or not the index's, before the server starts
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

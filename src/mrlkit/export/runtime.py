@@ -78,6 +78,26 @@ def read_manifest(export_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def find_export(model_path: str | Path) -> Path:
+    """The ONNX export of a model: ``model_path`` itself when it is one, else ``<model_path>-onnx``.
+
+    ``<model_path>-onnx`` is where ``mrlkit export MODEL --onnx`` writes by default, so an index built
+    with the torch model finds its export without being told where it is.
+
+    Raises:
+        ConfigError: Neither folder is an mrlkit ONNX export.
+    """
+    path = Path(model_path)
+    sibling = Path(f"{str(model_path).rstrip('/')}-onnx")
+    for folder in (path, sibling):
+        if (folder / MANIFEST).is_file():
+            return folder
+    raise ConfigError(
+        f"{model_path} has no ONNX export ({MANIFEST} is neither in it nor in {sibling}); create one with: "
+        f"mrlkit export {model_path} --onnx --int8, or drop --model-backend onnx"
+    )
+
+
 def load_onnx_model(
     export_dir: str | Path,
     variant: str | None = None,
@@ -108,11 +128,12 @@ def load_onnx_model(
             f"{export_dir} has no {variant} graph (it has {sorted(files)}); "
             f"re-export with --{variant} or pick one of those"
         )
+    graph = Path(export_dir) / files[variant]
+    if not graph.is_file():
+        raise ConfigError(f"{graph} is missing from the export; re-export with: mrlkit export MODEL --onnx")
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(
-        str(Path(export_dir) / files[variant]), options, providers=providers or ["CPUExecutionProvider"]
-    )
+    session = ort.InferenceSession(str(graph), options, providers=providers or ["CPUExecutionProvider"])
     source = SentenceTransformer(str(export_dir), device="cpu")
     dim = source.get_embedding_dimension()
     if dim is None:

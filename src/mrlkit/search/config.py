@@ -60,6 +60,18 @@ class HnswBackend(str, Enum):
     USEARCH = "usearch"
 
 
+class ModelBackend(str, Enum):
+    """What runs the model that encodes texts: torch, or the ONNX graph of an ``mrlkit export --onnx``.
+
+    onnx takes the export folder (or finds ``MODEL-onnx`` beside a torch model) and runs its served
+    graph (int8 or fp16 when exported, else fp32) in onnxruntime; the index's fingerprint check treats
+    it as the model it was exported from.
+    """
+
+    TORCH = "torch"
+    ONNX = "onnx"
+
+
 def _help(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
 

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from mrlkit.config import _enum
 from mrlkit.errors import ConfigError
+from mrlkit.search.config import ModelBackend
 from mrlkit.search.quantise import normalise
 
 logger = logging.getLogger(__name__)
@@ -33,21 +35,31 @@ class Encoder:
     """A SentenceTransformer loaded the way mrlkit loads models (hub id, folder, packaged default)."""
 
     def __init__(
-        self, model: str, max_seq_length: int | None = None, device: str | None = None, backend: str = "torch"
+        self,
+        model: str,
+        max_seq_length: int | None = None,
+        device: str | None = None,
+        backend: ModelBackend | str = ModelBackend.TORCH,
     ) -> None:
-        """Load ``model``; ``backend="onnx"``: an ``mrlkit export --onnx`` folder, its served graph."""
+        """Load ``model``; ``backend="onnx"``: its ``mrlkit export --onnx`` folder, the served graph.
+
+        Raises:
+            ConfigError: An unknown backend, or ``onnx`` for a model without an export.
+        """
         from mrlkit.models.resolve import load_model, resolve_model
 
+        self.backend = _enum(ModelBackend, backend, "model backend")
         self.name = model
         self.path = resolve_model(model)
-        if backend == "onnx":
-            from mrlkit.export import load_onnx_model
+        if self.backend is ModelBackend.ONNX:
+            from mrlkit.export.runtime import find_export, load_onnx_model
 
-            self.model = load_onnx_model(self.path)
-        elif backend == "torch":
-            self.model = load_model(model, device=device)
+            export = find_export(self.path)
+            if export != Path(self.path):  # MODEL-onnx beside the torch model: the manifest names it
+                self.name = self.path = str(export)
+            self.model = load_onnx_model(export)
         else:
-            raise ConfigError(f"backend must be torch or onnx, got {backend!r}")
+            self.model = load_model(model, device=device)
         if max_seq_length is not None:
             self.model.max_seq_length = max_seq_length
         self._fingerprint: dict[str, Any] | None = None
@@ -92,6 +104,7 @@ class Encoder:
             "max_seq_length": self.model.max_seq_length,
             "fingerprint": self.fingerprint(),
             "matryoshka_dims": matryoshka_dims(self.path),
+            "backend": self.backend.value,
         }
 
 

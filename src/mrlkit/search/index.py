@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from mrlkit.config import _enum
 from mrlkit.errors import ConfigError, DataError
 from mrlkit.search.ann import GRAPH_FILE, Graphs
-from mrlkit.search.config import FullDtype, HnswBackend, IndexConfig, Quantization, SearchMode
+from mrlkit.search.config import FullDtype, HnswBackend, IndexConfig, ModelBackend, Quantization, SearchMode
 from mrlkit.search.corpus import Corpus
 from mrlkit.search.encode import Encoder, check_model, check_shortlist_dim
 from mrlkit.search.funnel import FullVectors, Shortlist, drop_dead
@@ -66,12 +67,16 @@ class Index:
         model: str | None = None,
         allow_model_mismatch: bool = False,
         device: str | None = None,
+        model_backend: ModelBackend | str | None = None,
     ) -> None:
         """Open the index at ``path`` (same as :meth:`open`)."""
         self.path = Path(path)
         self.allow_model_mismatch = allow_model_mismatch
         self.device = device
         self._model_name = model
+        if model_backend is not None:  # a typo fails here, not at the first query
+            model_backend = _enum(ModelBackend, model_backend, "model backend")
+        self._model_backend = model_backend
         self._encoder: Encoder | None = None
         self._id_rows: dict[str, int] | None = None
         self._load()
@@ -83,7 +88,9 @@ class Index:
 
         Args:
             path: The index folder.
-            **kwargs: ``model`` (query with another copy of the model), ``allow_model_mismatch``, ``device``.
+            **kwargs: ``model`` (query with another copy of the model, e.g. its ONNX export),
+                ``model_backend`` (``torch`` or ``onnx``; default: the one the index was built with when
+                ``model`` is not given, else torch), ``allow_model_mismatch``, ``device``.
 
         Raises:
             DataError: Not an index, a newer format, or a missing / truncated / corrupted file.
@@ -100,9 +107,12 @@ class Index:
         columns: Mapping[str, str] | None = None,
         overwrite: bool = False,
         device: str | None = None,
+        model_backend: ModelBackend | str = ModelBackend.TORCH,
     ) -> Index:
         """Encode ``corpus`` with ``model`` and write a new index (``overwrite`` replaces one atomically).
 
+        ``model_backend="onnx"`` encodes with the model's ``mrlkit export --onnx`` folder (``model`` itself
+        or ``MODEL-onnx`` beside it); the index then queries with it too unless told otherwise.
         Everything that can fail on bad input (corpus rows, ids, columns, dims, the target folder) is
         checked before anything is written.
         """
@@ -113,7 +123,7 @@ class Index:
         check_new_index_folder(path, overwrite)
         source = Corpus(corpus, columns, cfg.max_text_chars)
         scan = source.scan()
-        encoder = Encoder(model or DEFAULT_MODEL, cfg.max_seq_length, device)
+        encoder = Encoder(model or DEFAULT_MODEL, cfg.max_seq_length, device, model_backend)
         info = encoder.info()
         check_shortlist_dim(cfg.shortlist_dim, encoder.dim, info["matryoshka_dims"])
         batches = corpus_batches(source, encoder, cfg, scan.count)
@@ -231,7 +241,10 @@ class Index:
                     f"index {self.path} was built from vectors without a model; search it with "
                     "search_vectors(), or open it with model=... to encode text queries"
                 )
-            encoder = Encoder(name, self.manifest.model.get("max_seq_length"), self.device)
+            backend = self._model_backend or (
+                self.manifest.model.get("backend", "torch") if self._model_name is None else "torch"
+            )
+            encoder = Encoder(name, self.manifest.model.get("max_seq_length"), self.device, backend)
             check_model(self.manifest.model, encoder, self.path, self.allow_model_mismatch)
             self._encoder = encoder
         return self._encoder

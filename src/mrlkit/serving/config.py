@@ -44,6 +44,9 @@ class ServeConfig:
         "How long the first waiting request waits for others to join its batch, in milliseconds.",
         default=2.0,
     )
+    model_backend: str | None = _help(
+        "torch or onnx (the model's mrlkit export --onnx folder); default: the index's.", default=None
+    )
 
     def __post_init__(self) -> None:
         """Check limits and the bind address / API key rule."""

@@ -39,7 +39,7 @@ class Service:
         from mrlkit.search import Index
 
         self.config = config
-        self.index = Index.open(config.index, model=config.model)
+        self.index = Index.open(config.index, model=config.model, model_backend=config.model_backend)
         try:
             _ = self.index.encoder  # load (and fingerprint-check) the model now, not on the first request
         except MrlkitError:
