@@ -79,7 +79,7 @@ def test_fusion_of_dense_sparse_and_bm25_is_rrf(tmp_path, minilm_path):
     assert [(h.id, round(h.score, 6)) for h in fused] == [
         (d, round(s, 6)) for d, s in list(expected.items())[:6]
     ]
-    with pytest.raises(ConfigError, match="retrievers must be some of"):
+    with pytest.raises(ConfigError, match="retrievers must be distinct names among"):
         fused_search(idx, QUERIES, retrievers=("dense", "colbert"))
 
 

@@ -334,7 +334,7 @@ def search_command(
     query: Annotated[str, typer.Argument(help="The query text.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Results to return.")] = 10,
     mode: Annotated[
-        str, typer.Option(help="exact, funnel, hnsw, hybrid (dense + BM25) or sparse.")
+        str, typer.Option(help="exact, funnel, hnsw, hybrid (fuses --retrievers) or sparse.")
     ] = "funnel",
     k_prime: Annotated[int | None, typer.Option(help="Candidates rescored (default: tuned).")] = None,
     ef: Annotated[int | None, typer.Option(help="HNSW search list size (default: tuned).")] = None,
@@ -344,7 +344,13 @@ def search_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON lines.")] = False,
     fusion: Annotated[str | None, typer.Option(help="Hybrid fusion: rrf or dbsf (default: tuned).")] = None,
-    weights: Annotated[str | None, typer.Option(help="Hybrid weights DENSE,BM25 (default: tuned).")] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Hybrid weights, one per retriever, e.g. 1,0.5 (default: tuned).")
+    ] = None,
+    retrievers: Annotated[
+        str | None,
+        typer.Option(help="Hybrid: lists fused, some of dense,sparse,bm25 (sparse: index sparse)."),
+    ] = None,
     rerank: Annotated[str | None, typer.Option(help="Cross-encoder (hub id or folder) reranking.")] = None,
     rerank_top_n: Annotated[int, typer.Option(help="First-stage hits the reranker scores.")] = 100,
     backend: Annotated[str, typer.Option(help="builtin, or qdrant (the index's Qdrant copy).")] = "builtin",
@@ -376,11 +382,24 @@ def search_command(
 
             qdrant = QdrantIndex(idx, api_key=os.environ.get("QDRANT_API_KEY"))
             hits = qdrant.search(
-                [query], k=first, mode=mode, k_prime=k_prime, fusion=fusion, weights=weight_list
+                [query],
+                k=first,
+                mode=mode,
+                k_prime=k_prime,
+                fusion=fusion,
+                weights=weight_list,
+                retrievers=retrievers,
             )[0]
         elif backend == "builtin":
             hits = idx.search(
-                [query], k=first, mode=mode, k_prime=k_prime, ef=ef, fusion=fusion, weights=weight_list
+                [query],
+                k=first,
+                mode=mode,
+                k_prime=k_prime,
+                ef=ef,
+                fusion=fusion,
+                weights=weight_list,
+                retrievers=retrievers,
             )[0]
         else:
             raise ConfigError(f"backend must be builtin or qdrant, got {backend!r}")

@@ -1,7 +1,8 @@
 """Sparse encoders on the command line.
 
 ``mrlkit explain MODEL TEXT [DOCUMENT]``: top weighted tokens, or a query-document match explained;
-``mrlkit index sparse IDX --model M``: add sparse document vectors to an index (``search --mode sparse``).
+``mrlkit index sparse IDX --model M``: add sparse document vectors to an index (``search --mode sparse``,
+``--mode hybrid --retrievers dense,sparse[,bm25]``), and rewrite its Qdrant copy with them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def sparse_index_command(
     index: Annotated[str, typer.Argument(help="Index folder (built with stored texts).")],
     model: Annotated[str, typer.Option(help="Sparse encoder: splade-tiny or a finetune output's model/.")],
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 32,
+    qdrant: Annotated[
+        bool, typer.Option(help="Rewrite the index's Qdrant copy (if any) with the sparse vectors.")
+    ] = True,
 ) -> None:
     """Encode the index's texts with a sparse encoder and store them (enables --mode sparse and fusion)."""
     from mrlkit.cli.app import _quiet_libraries, _user_errors, console
@@ -64,9 +68,21 @@ def sparse_index_command(
         idx = Index.open(index)
         rows = build_sparse(idx, model, batch_size=batch_size)
         entry = idx.manifest.components["sparse"]
+        copy = idx.manifest.components.get("qdrant")
+        if qdrant and copy:
+            import os
+
+            from mrlkit.search.backends.qdrant import QdrantTarget, export_to_qdrant
+
+            key = os.environ.get("QDRANT_API_KEY")
+            target = QdrantTarget(
+                copy["path"], copy["url"], key, copy["collection"], copy.get("engine", "client")
+            )
+            export_to_qdrant(idx, target, overwrite=True)
     console.print(
         f"sparse vectors of {rows} rows added to {index} ({entry['nnz'] / max(rows, 1):.0f} active dims, "
         f"{entry['bytes_per_vector']:.0f} bytes per vector); search with --mode sparse"
+        + (f", and in its Qdrant copy (collection {copy['collection']})" if qdrant and copy else "")
     )
 
 

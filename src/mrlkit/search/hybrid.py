@@ -1,7 +1,9 @@
-"""Hybrid search: dense (exact or funnel) and BM25 result lists of each query, fused by RRF or DBSF.
+"""Hybrid search: the result lists of dense (exact or funnel), learned sparse and BM25 retrieval, fused.
 
-Settings come from the call, else from weights ``mrlkit tune-fusion`` stored in the index, else RRF
-(k = 60) with equal weights. Each retriever contributes its top ``candidates`` rows.
+``retrievers`` picks the lists (default dense and BM25; ``sparse`` needs the index's sparse part from
+``mrlkit index sparse``). Settings come from the call, else from those ``mrlkit tune-fusion`` stored in
+the index (when they were tuned for the same retrievers), else RRF (k = 60) with equal weights. Each
+retriever contributes its top ``candidates`` rows.
 """
 
 from __future__ import annotations
@@ -22,19 +24,36 @@ if TYPE_CHECKING:
     from mrlkit.search.index import Hit, Index
 
 FUSION = "fusion"  # manifest component holding tuned settings
-RETRIEVERS = ("dense", "bm25")
+RETRIEVERS = ("dense", "sparse", "bm25")  # what hybrid search can fuse
+DEFAULT_RETRIEVERS = ("dense", "bm25")
 Runs = list[list[dict[int, float]]]  # per query, per retriever: row -> score
+
+
+def check_retrievers(retrievers: Sequence[str] | str) -> list[str]:
+    """Parse ``"dense,sparse"`` or a list into known, distinct retriever names (order kept).
+
+    Raises:
+        ConfigError: Empty, unknown or repeated names.
+    """
+    names = [r.strip() for r in retrievers.split(",")] if isinstance(retrievers, str) else list(retrievers)
+    if not names or any(r not in RETRIEVERS for r in names) or len(set(names)) != len(names):
+        raise ConfigError(
+            f"retrievers must be distinct names among {', '.join(RETRIEVERS)}, got {names}; "
+            "e.g. --retrievers dense,sparse,bm25"
+        )
+    return names
 
 
 @dataclass
 class FusionSettings:
-    """How a hybrid search fuses its retrievers (``weights`` in :data:`RETRIEVERS` order)."""
+    """How a hybrid search fuses its retrievers (``weights``: one per retriever, in ``retrievers`` order)."""
 
     method: FusionMethod = FusionMethod.RRF
-    weights: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    weights: list[float] | None = None  # None: equal weights
     rrf_k: int = DEFAULT_K
     dense_mode: SearchMode = SearchMode.FUNNEL
     candidates: int = 100
+    retrievers: list[str] = field(default_factory=lambda: list(DEFAULT_RETRIEVERS))
 
     def __post_init__(self) -> None:
         """Coerce enums and check values."""
@@ -45,7 +64,8 @@ class FusionSettings:
         self.dense_mode = _enum(SearchMode, self.dense_mode, "dense_mode")
         if self.dense_mode in (SearchMode.HYBRID, SearchMode.SPARSE):
             raise ConfigError(f"dense_mode must be exact, funnel or hnsw, got {self.dense_mode.value}")
-        self.weights = check_weights(self.weights, len(RETRIEVERS))
+        self.retrievers = check_retrievers(self.retrievers)
+        self.weights = check_weights(self.weights, len(self.retrievers))
         if self.candidates <= 0 or self.rrf_k < 0:
             raise ConfigError(f"candidates must be > 0 and rrf_k >= 0, got {self.candidates}, {self.rrf_k}")
 
@@ -57,8 +77,17 @@ class FusionSettings:
 
     @classmethod
     def for_index(cls, index: Index, **overrides: Any) -> FusionSettings:  # noqa: ANN401
-        """Tuned settings of ``index`` (if any), then ``overrides`` that are not ``None``."""
+        """Tuned settings of ``index`` (if any), then ``overrides`` that are not ``None``.
+
+        Settings tuned for other retrievers than ``overrides["retrievers"]`` are not used.
+        """
         stored = dict(index.manifest.components.get(FUSION, {}).get("settings", {}))
+        wanted = overrides.get("retrievers")
+        if wanted is not None:
+            wanted = check_retrievers(wanted)
+            if wanted != list(stored.get("retrievers", DEFAULT_RETRIEVERS)):
+                stored = {}
+            overrides["retrievers"] = wanted
         stored.update({k: v for k, v in overrides.items() if v is not None})
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in stored.items() if k in known})
@@ -82,23 +111,29 @@ def retrieve_runs(
     ef: int | None = None,
     vectors: np.ndarray | None = None,
 ) -> Runs:
-    """Each query's dense and BM25 top ``settings.candidates`` rows with their scores."""
-    bm25 = bm25_for(index)
-    if vectors is None:
-        vectors = index.encoder.encode(list(queries), batch_size=index.config.batch_size, query=True)
+    """Each query's top ``settings.candidates`` rows and scores from each retriever (``settings`` order)."""
     n = settings.candidates
-    # k_prime None: the index's tuned (or default) k' for k = n, never fewer than n; forcing k' = n
-    # here cut the funnel's shortlist to the candidate count (SciFact base: dense arm 0.53 nDCG@10)
-    dense_rows, dense_scores = index.search_vectors(
-        vectors, k=n, mode=settings.dense_mode, k_prime=k_prime, ef=ef
-    )
-    lex_rows, lex_scores = bm25.search(list(queries), n, index.alive)
-    runs: Runs = []
-    for i in range(len(queries)):
-        dense = {int(r): float(s) for r, s in zip(dense_rows[i], dense_scores[i], strict=True) if r >= 0}
-        lexical = {int(r): float(s) for r, s in zip(lex_rows[i], lex_scores[i], strict=True) if r >= 0}
-        runs.append([dense, lexical])
-    return runs
+    lists: list[tuple[np.ndarray, np.ndarray]] = []
+    for name in settings.retrievers:
+        if name == "dense":
+            if vectors is None:
+                vectors = index.encoder.encode(list(queries), batch_size=index.config.batch_size, query=True)
+            # k_prime None: the index's tuned (or default) k' for k = n, never fewer than n; forcing k' = n
+            # here cut the funnel's shortlist to the candidate count (SciFact base: dense arm 0.53 nDCG@10)
+            lists.append(index.search_vectors(vectors, k=n, mode=settings.dense_mode, k_prime=k_prime, ef=ef))
+        elif name == "sparse":
+            from mrlkit.search.sparse import SparseSearcher
+
+            lists.append(SparseSearcher.load(index).search(list(queries), n, index.alive))
+        else:
+            lists.append(bm25_for(index).search(list(queries), n, index.alive))
+    return [
+        [
+            {int(r): float(s) for r, s in zip(rows[i], scores[i], strict=True) if r >= 0}
+            for rows, scores in lists
+        ]
+        for i in range(len(queries))
+    ]
 
 
 def fuse_runs(runs: Runs, settings: FusionSettings, k: int) -> list[list[tuple[int, float]]]:
@@ -120,14 +155,15 @@ def hybrid_search(
     candidates: int | None = None,
     k_prime: int | None = None,
     ef: int | None = None,
+    retrievers: Sequence[str] | str | None = None,
     vectors: np.ndarray | None = None,
 ) -> list[list[Hit]]:
-    """Fuse dense and BM25 hits; the returned score is the fused score (RRF or DBSF), not a cosine.
+    """Fuse the hits of ``retrievers`` (default dense and BM25); the score is the fused score, not a cosine.
 
     ``vectors``: the queries' embeddings when they are already computed; default: encode ``queries``.
 
     Raises:
-        ConfigError: The index has no BM25 part (or it is stale), bad fusion settings, or ``k`` <= 0.
+        ConfigError: A missing (or stale) BM25 or sparse part, bad fusion settings, or ``k`` <= 0.
     """
     from mrlkit.search.index import Hit
 
@@ -139,6 +175,7 @@ def hybrid_search(
         weights=list(weights) if weights is not None else None,
         dense_mode=dense_mode,
         candidates=max(candidates or 0, k) if candidates else None,
+        retrievers=retrievers,
     )
     if settings.candidates < k:
         settings.candidates = k

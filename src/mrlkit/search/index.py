@@ -258,24 +258,36 @@ class Index:
         ef: int | None = None,
         fusion: str | None = None,
         weights: Sequence[float] | None = None,
+        retrievers: Sequence[str] | str | None = None,
         vectors: np.ndarray | None = None,
     ) -> list[list[Hit]]:
         """Encode ``queries`` with the index's model and return each one's top ``k`` hits.
 
         ``k`` larger than the number of live vectors is clamped to it; an empty batch returns ``[]``.
-        ``mode="hybrid"`` fuses dense and BM25 hits (``fusion``: rrf or dbsf, ``weights``: dense, bm25;
-        default: the tuned ones, see :func:`mrlkit.search.hybrid.hybrid_search`). ``vectors``: the
+        ``mode="hybrid"`` fuses the hits of ``retrievers`` (default dense and BM25; ``sparse`` adds the
+        learned sparse part) with ``fusion`` (rrf or dbsf) and ``weights`` (one per retriever); default:
+        the tuned ones, see :func:`mrlkit.search.hybrid.hybrid_search`. ``vectors``: the
         queries' embeddings when already computed (the service's batched encoder); default: encode.
         """
         if isinstance(queries, str):
             queries = [queries]
         if vectors is not None and len(vectors) != len(queries):
             raise DataError(f"{len(vectors)} query vectors for {len(queries)} queries; give one per query")
+        if retrievers is not None and _mode(mode) is not SearchMode.HYBRID:
+            raise ConfigError(f"retrievers are fused by mode hybrid only, got mode {_mode(mode).value}")
         if _mode(mode) is SearchMode.HYBRID:
             from mrlkit.search.hybrid import hybrid_search
 
             return hybrid_search(
-                self, list(queries), k, fusion, weights, k_prime=k_prime, ef=ef, vectors=vectors
+                self,
+                list(queries),
+                k,
+                fusion,
+                weights,
+                k_prime=k_prime,
+                ef=ef,
+                retrievers=retrievers,
+                vectors=vectors,
             )
         if _mode(mode) is SearchMode.SPARSE:
             from mrlkit.search.sparse import sparse_search

@@ -6,8 +6,8 @@ Each query gathers the posting rows of its active terms from the transposed matr
 row t lists the documents holding term t, with their weights) and sums them weighted by its own term
 weights: exact scores, measured faster here than a scipy matrix product and than pyseismic-lsr's
 approximate index (``benchmarks/sparse_search.py``, ``benchmarks/results/sparse_search.json``).
-Rows are the index's global rows, so sparse hits fuse with dense and BM25 hits by row
-(:func:`fused_search`, RRF).
+Rows are the index's global rows, so sparse hits fuse with dense and BM25 hits by row (hybrid search
+with ``retrievers=("dense", "sparse", "bm25")``, or :func:`fused_search`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 NAME = "sparse"
 FILE = "docs.npz"
-RETRIEVERS = ("dense", "sparse", "bm25")
 
 
 def to_csr(tensor: Any) -> sp.csr_matrix:  # noqa: ANN401 - a torch sparse tensor
@@ -198,37 +197,24 @@ def fused_search(
     candidates: int = 100,
     rrf_k: int = 60,
 ) -> list[list[Hit]]:
-    """RRF of the chosen retrievers' top ``candidates`` rows (dense exact, sparse, BM25); fused scores.
+    """RRF at equal weights of the chosen retrievers' top ``candidates`` rows (dense exact, sparse, BM25).
+
+    The same as ``index.search(..., mode="hybrid", retrievers=..., fusion="rrf")`` with the dense arm
+    exact and no tuned settings; the scores are the fused ones.
 
     Raises:
         ConfigError: An unknown retriever, or a missing sparse or BM25 part.
     """
-    from mrlkit.search.fusion import FusionMethod, fuse
+    from mrlkit.search.config import SearchMode
+    from mrlkit.search.hybrid import FusionSettings, fuse_runs, retrieve_runs
     from mrlkit.search.index import Hit
 
-    unknown = sorted(set(retrievers) - set(RETRIEVERS))
-    if unknown or not retrievers:
-        raise ConfigError(f"retrievers must be some of {list(RETRIEVERS)}, got {list(retrievers)}")
+    settings = FusionSettings(
+        retrievers=list(retrievers), dense_mode=SearchMode.EXACT, candidates=max(k, candidates), rrf_k=rrf_k
+    )
     if not queries:
         return []
-    n = max(k, candidates)
-    lists: list[tuple[np.ndarray, np.ndarray]] = []
-    for name in retrievers:
-        if name == "dense":
-            vectors = index.encoder.encode(list(queries), batch_size=index.config.batch_size, query=True)
-            lists.append(index.search_vectors(vectors, k=n, mode="exact"))
-        elif name == "sparse":
-            lists.append(SparseSearcher.load(index).search(list(queries), n, index.alive))
-        else:
-            from mrlkit.search.hybrid import bm25_for
-
-            lists.append(bm25_for(index).search(list(queries), n, index.alive))
-    out = []
-    for i in range(len(queries)):
-        runs = [
-            {int(r): float(s) for r, s in zip(rows[i], scores[i], strict=True) if r >= 0}
-            for rows, scores in lists
-        ]
-        fused = list(fuse(runs, FusionMethod.RRF, None, rrf_k).items())[:k]
-        out.append([Hit(index.ids[r], s, rank, index.text(r)) for rank, (r, s) in enumerate(fused, 1)])
-    return out
+    fused = fuse_runs(retrieve_runs(index, queries, settings), settings, k)
+    return [
+        [Hit(index.ids[r], s, rank, index.text(r)) for rank, (r, s) in enumerate(top, 1)] for top in fused
+    ]

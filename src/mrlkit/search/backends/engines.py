@@ -3,12 +3,15 @@
 qdrant-client talks to a server URL or runs its pure-Python local mode; qdrant-edge runs Qdrant's own
 engine in-process over a folder (``--qdrant-path``).
 
-Both take the same point tuples and :class:`QuerySpec` and return ``(payload, score)`` lists.
+Both take the same point tuples and :class:`QuerySpec` and return ``(payload, score)`` lists. Sparse
+named vectors: ``bm25`` (term frequencies; Qdrant applies the IDF, ``Modifier.IDF``) and ``sparse`` (a
+learned sparse encoder's weights, scored by plain dot product).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,18 @@ from mrlkit.search.config import Quantization
 
 Sparse = tuple[list[int], list[float]]
 PointTuple = tuple[
-    int, list[float], list[float], Sparse | None, dict[str, Any]
-]  # id, short, full, bm25, payload
+    int, list[float], list[float], dict[str, Sparse], dict[str, Any]
+]  # id, short, full, sparse vectors by name (bm25, sparse), payload
+IDF_VECTORS = ("bm25",)  # sparse named vectors whose weights Qdrant multiplies by the IDF
 
 
 @dataclass
 class QuerySpec:
-    """One query: ``kind`` exact | funnel | hybrid, its vectors, limits and (hybrid) fusion."""
+    """One query: ``kind`` exact | funnel | sparse | hybrid, its vectors, limits and (hybrid) fusion.
+
+    ``sparse`` holds the query's sparse vectors by name; ``arms`` the hybrid's retrievers in fusion
+    (``weights``) order: ``dense`` (the funnel) and sparse vector names.
+    """
 
     kind: str
     full: list[float]
@@ -31,7 +39,8 @@ class QuerySpec:
     k: int
     k_prime: int
     candidates: int = 100
-    sparse: Sparse | None = None
+    sparse: dict[str, Sparse] = field(default_factory=dict)
+    arms: list[str] = field(default_factory=lambda: ["dense", "bm25"])
     fusion: str = "rrf"
     rrf_k: int = 60
     weights: list[float] | None = None
@@ -49,9 +58,9 @@ class ClientEngine:
         self.client = QdrantClient(path=path) if path is not None else QdrantClient(url=url, api_key=api_key)
 
     def create(
-        self, dim: int, short_dim: int, quantization: Quantization, bm25: bool, overwrite: bool
+        self, dim: int, short_dim: int, quantization: Quantization, sparse: Sequence[str], overwrite: bool
     ) -> None:
-        """Create the collection (dropping an existing one only with ``overwrite``)."""
+        """Create the collection with the ``sparse`` named vectors (dropping one only with ``overwrite``)."""
         m = self.m
         if self.client.collection_exists(self.collection):
             if not overwrite:
@@ -74,17 +83,21 @@ class ClientEngine:
                 ),
                 "full": m.VectorParams(size=dim, distance=m.Distance.COSINE, on_disk=True),
             },
-            sparse_vectors_config={"bm25": m.SparseVectorParams(modifier=m.Modifier.IDF)} if bm25 else None,
+            sparse_vectors_config={
+                name: m.SparseVectorParams(modifier=m.Modifier.IDF if name in IDF_VECTORS else None)
+                for name in sparse
+            }
+            or None,
         )
 
     def upsert(self, points: list[PointTuple]) -> None:
-        """Write points (id, short, full, bm25, payload)."""
+        """Write points (id, short, full, sparse vectors, payload)."""
         m = self.m
         structs = []
         for pid, short, full, sparse, payload in points:
             vector: dict[str, Any] = {"short": short, "full": full}
-            if sparse is not None:
-                vector["bm25"] = m.SparseVector(indices=sparse[0], values=sparse[1])
+            for name, (indices, values) in sparse.items():
+                vector[name] = m.SparseVector(indices=indices, values=values)
             structs.append(m.PointStruct(id=pid, vector=vector, payload=payload))
         self.client.upsert(self.collection, points=structs, wait=True)
 
@@ -99,20 +112,29 @@ class ClientEngine:
             return m.QueryRequest(
                 query=s.full, using="full", limit=s.k, params=m.SearchParams(exact=True), with_payload=True
             )
+        if s.kind == "sparse":
+            return m.QueryRequest(
+                query=self._sparse(s, "sparse"), using="sparse", limit=s.k, with_payload=True
+            )
         stage = m.Prefetch(query=s.short, using="short", limit=s.k_prime)
         if s.kind == "funnel":
             return m.QueryRequest(prefetch=[stage], query=s.full, using="full", limit=s.k, with_payload=True)
-        assert s.sparse is not None  # hybrid specs always carry the BM25 query
         stage.limit = max(s.k_prime, s.candidates)
-        dense = m.Prefetch(prefetch=[stage], query=s.full, using="full", limit=s.candidates)
-        lexical = m.Prefetch(
-            query=m.SparseVector(indices=s.sparse[0], values=s.sparse[1]), using="bm25", limit=s.candidates
-        )
+        arms = [
+            m.Prefetch(prefetch=[stage], query=s.full, using="full", limit=s.candidates)
+            if arm == "dense"
+            else m.Prefetch(query=self._sparse(s, arm), using=arm, limit=s.candidates)
+            for arm in s.arms
+        ]
         if s.fusion == "rrf":
             fusion: Any = m.RrfQuery(rrf=m.Rrf(k=s.rrf_k, weights=s.weights))
         else:
             fusion = m.FusionQuery(fusion=m.Fusion.DBSF)
-        return m.QueryRequest(prefetch=[dense, lexical], query=fusion, limit=s.k, with_payload=True)
+        return m.QueryRequest(prefetch=arms, query=fusion, limit=s.k, with_payload=True)
+
+    def _sparse(self, s: QuerySpec, name: str) -> Any:  # noqa: ANN401
+        indices, values = s.sparse[name]
+        return self.m.SparseVector(indices=indices, values=values)
 
     def close(self) -> None:
         """Release the client (and the local-mode folder lock)."""
@@ -131,9 +153,9 @@ class EdgeEngine:
         self.shard: Any = qe.EdgeShard.load(str(self.path)) if (self.path / "edge.json").is_file() else None
 
     def create(
-        self, dim: int, short_dim: int, quantization: Quantization, bm25: bool, overwrite: bool
+        self, dim: int, short_dim: int, quantization: Quantization, sparse: Sequence[str], overwrite: bool
     ) -> None:
-        """Create the shard folder (replacing an existing one only with ``overwrite``)."""
+        """Create the shard folder with the ``sparse`` named vectors (replace one only with ``overwrite``)."""
         import shutil
 
         qe = self.qe
@@ -155,20 +177,24 @@ class EdgeEngine:
                 ),
                 "full": qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
             },
-            sparse_vectors={"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)} if bm25 else None,
+            sparse_vectors={
+                name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if name in IDF_VECTORS else None)
+                for name in sparse
+            }
+            or None,
         )
         self.path.mkdir(parents=True, exist_ok=True)
         self.shard = qe.EdgeShard.create(str(self.path), config)
         (self.path / "edge.json").write_text('{"engine": "qdrant-edge"}\n', encoding="utf-8")
 
     def upsert(self, points: list[PointTuple]) -> None:
-        """Write points (id, short, full, bm25, payload)."""
+        """Write points (id, short, full, sparse vectors, payload)."""
         qe = self.qe
         out = []
         for pid, short, full, sparse, payload in points:
             vector: dict[str, Any] = {"short": short, "full": full}
-            if sparse is not None:
-                vector["bm25"] = qe.SparseVector(sparse[0], sparse[1])
+            for name, (indices, values) in sparse.items():
+                vector[name] = qe.SparseVector(indices, values)
             out.append(qe.Point(pid, vector, payload))
         self.shard.update(qe.UpdateOperation.upsert_points(out))
 
@@ -188,22 +214,28 @@ class EdgeEngine:
                 params=qe.SearchParams(exact=True),
                 with_payload=True,
             )
+        if s.kind == "sparse":
+            return qe.QueryRequest(limit=s.k, query=self._sparse(s, "sparse"), with_payload=True)
         stage = qe.Prefetch(limit=s.k_prime, query=qe.Query.Nearest(s.short, using="short"))
         if s.kind == "funnel":
             return qe.QueryRequest(
                 limit=s.k, prefetches=[stage], query=qe.Query.Nearest(s.full, using="full"), with_payload=True
             )
-        assert s.sparse is not None  # hybrid specs always carry the BM25 query
         stage = qe.Prefetch(
             limit=max(s.k_prime, s.candidates), query=qe.Query.Nearest(s.short, using="short")
         )
-        dense = qe.Prefetch(
-            limit=s.candidates, prefetches=[stage], query=qe.Query.Nearest(s.full, using="full")
-        )
-        sparse = qe.SparseVector(s.sparse[0], s.sparse[1])
-        lexical = qe.Prefetch(limit=s.candidates, query=qe.Query.Nearest(sparse, using="bm25"))
+        arms = [
+            qe.Prefetch(limit=s.candidates, prefetches=[stage], query=qe.Query.Nearest(s.full, using="full"))
+            if arm == "dense"
+            else qe.Prefetch(limit=s.candidates, query=self._sparse(s, arm))
+            for arm in s.arms
+        ]
         fusion = qe.Fusion.Rrf(k=s.rrf_k, weights=s.weights) if s.fusion == "rrf" else qe.Fusion.Dbsf()
-        return qe.QueryRequest(limit=s.k, prefetches=[dense, lexical], query=fusion, with_payload=True)
+        return qe.QueryRequest(limit=s.k, prefetches=arms, query=fusion, with_payload=True)
+
+    def _sparse(self, s: QuerySpec, name: str) -> Any:  # noqa: ANN401
+        indices, values = s.sparse[name]
+        return self.qe.Query.Nearest(self.qe.SparseVector(indices, values), using=name)
 
     def close(self) -> None:
         """Flush and close the shard."""
