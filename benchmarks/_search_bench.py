@@ -60,20 +60,32 @@ def exact_topk(corpus: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)[1]
 
 
-def single_qps(search: Searcher, queries: np.ndarray) -> tuple[float, float, np.ndarray]:
+def single_qps(search: Searcher, queries: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Queries per second over a loop of one-query calls (one warm-up call first), and the rows found.
 
     Returns:
         Wall-clock QPS, CPU-time QPS (queries per second of this process's CPU time: on a shared machine
-        wall time also counts the time spent waiting for a core) and the rows.
+        wall time also counts the time spent waiting for a core), the rows, and each call's latency (ms).
     """
     search(queries[:1])
     out = []
+    latencies = np.empty(len(queries))
     start, cpu = time.perf_counter(), time.process_time()
     for i in range(len(queries)):
+        t = time.perf_counter()
         out.append(search(queries[i : i + 1]))
+        latencies[i] = (time.perf_counter() - t) * 1000
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return len(queries) / wall, len(queries) / max(cpu, 1e-9), np.vstack(out)
+    return len(queries) / wall, len(queries) / max(cpu, 1e-9), np.vstack(out), latencies
+
+
+def latency_summary(latencies_ms: np.ndarray) -> dict[str, float]:
+    """Mean, median and 99th percentile of single-query latencies, in milliseconds."""
+    return {
+        "latency_ms_mean": round(float(np.mean(latencies_ms)), 3),
+        "latency_ms_p50": round(float(np.percentile(latencies_ms, 50)), 3),
+        "latency_ms_p99": round(float(np.percentile(latencies_ms, 99)), 3),
+    }
 
 
 def batch_qps(search: Searcher, queries: np.ndarray, batch: int = 64) -> tuple[float, float, np.ndarray]:

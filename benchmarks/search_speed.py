@@ -1,18 +1,25 @@
-"""Benchmark 2 of issue #17: search speed, recall and memory at 10^6 vectors of 384 dims.
+"""Benchmark 2 of issue #17: search speed, recall and memory, up to 10^6 vectors of 384 dims.
 
-Compares, in one process, on the same queries and thread count: exact fp32 brute force (faiss
-``IndexFlatIP`` and a numpy BLAS matmul), faiss HNSW over the full vectors (M=32, efConstruction=40,
-efSearch tuned), usearch HNSW over the full vectors (its defaults, expansion_search tuned) and mrlkit's
-funnel (binary / int8 shortlists at several dims, k' tuned; optionally HNSW over the shortlist).
+Compares, in one process, on the same queries and thread count, each method tuned to the same recall@10
+on tuning queries and measured on other queries: exact fp32 brute force (numpy BLAS matmul and faiss
+``IndexFlatIP``), faiss HNSW and usearch HNSW over the full vectors (efSearch tuned), faiss IVF-Flat and
+IVF-PQ fast-scan refined by the full vectors (nprobe and refine factor tuned), and mrlkit's funnel
+(float / int8 / binary shortlists, k' tuned by ``tune_index``) and HNSW over the shortlist. Reports
+single-query latency and QPS, batch-of-64 QPS, recall@10 against exact, RAM bytes per vector, build time,
+and ratios against exact and against the best alternative.
 
-Vectors: all-MiniLM-L6-v2 encodings of every real sentence the shared corpora give (benchmarks/_vectors.py),
-grown to ``--n-vectors`` by noisy copies of real vectors (printed, and stored in the results). The
-synthetic vectors are for speed only: quality is measured in search_quality.py. Queries: the real queries
-of SciFact, CISI and Vaswani (not in the corpus), split into a tuning set (k', ef are chosen there) and
-an evaluation set (recall and speed are measured there).
+Vectors: all-MiniLM-L6-v2 encodings (``--model``) of every real sentence the shared corpora give
+(benchmarks/_vectors.py, 97,383), grown to ``--scale`` by copies of the real set with every dimension's
+sign flipped at random per copy (``_vectors.augment``: an isometry that keeps each vector's Matryoshka
+prefix norms; no copy vector is near a real one; checked against real sentences by
+search_augmentation_check.py), for speed only: quality is measured in search_quality.py. Queries: the
+real queries of SciFact, CISI and Vaswani (none is in the corpus), split into tuning and evaluation sets.
+How the copies compete with real sentences for the exact top 10 is recorded (``vectors.realism``), and
+each funnel is also measured at a conservative k' (``_speed_funnel``).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/search_speed.py --n-vectors 1000000
-    python benchmarks/search_speed.py --quick              # 50k vectors, smoke test
+    # the real run (a quiet machine; about 1.5 h on 2 cores):
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/search_speed.py --scale 1M
+    python benchmarks/search_speed.py --name search_speed_smoke  # 10k real + 10k copies: a smoke run
 """
 
 from __future__ import annotations
@@ -20,111 +27,55 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import add_overwrite_argument, check_writable, command_line, console, table, write_result
+from _common import add_overwrite_argument, check_writable, command_line, console, write_result
 from _search_bench import exact_topk, set_threads
-from _speed_methods import FOUND, K, run_ann, run_exact, run_funnel, synthetic
+from _speed_funnel import parse_spec, run_funnel
+from _speed_methods import FOUND, K, run_ann, run_exact, synthetic
+from _speed_report import add_ratios, headline, print_table, targets
+
+#: --funnel at 10^5 vectors and more, and below (a smoke run)
+FUNNEL_FULL = "int8:128,int8:64,float:64,binary:256,binary:128,binary:64,int8:128:hnsw"
+FUNNEL_SMALL = "int8:128,binary:128,int8:128:hnsw"
+SMALL = 100_000
+
+
+def parse_scale(text: str) -> int:
+    """``1M``, ``100k``, ``20000`` or ``1e6`` -> a vector count."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kKmM]?)\s*", text)
+    if not m or float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()] < 1:
+        raise argparse.ArgumentTypeError(f"bad --scale {text!r}; fix: a count such as 20k, 1M or 250000")
+    return int(round(float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()]))
 
 
 def load_vectors(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Corpus (real, then augmented) and query vectors, and a description of where they came from."""
-    from _vectors import augment, corpus_texts, encode_cached, query_texts
+    """Corpus (real, then reflected copies) and query vectors, and a description of where they came from."""
+    from _vectors import CHUNK, augment, corpus_texts, encode_cached, query_texts
 
+    want = min(args.scale, args.max_real or args.scale)
+    whole = -(-want // CHUNK) * CHUNK  # whole cache chunks: a cut chunk would be encoded again
     if args.synthetic:
-        real, queries = synthetic(min(args.max_real or args.n_vectors, args.n_vectors), 1310)
-        source = {"kind": "synthetic gaussian mixture (test mode)"}
+        real, queries = synthetic(want, 1310)
+        source: dict[str, Any] = {"kind": "synthetic gaussian mixture (test mode)"}
     else:
         texts = corpus_texts()
-        queries = encode_cached(args.model, query_texts(), "queries")
-        real = encode_cached(args.model, texts[: args.max_real] if args.max_real else texts, "corpus")
+        queries = encode_cached(args.model, query_texts(), "queries", cache_only=args.cached_only)
+        real = encode_cached(args.model, texts[:whole], "corpus", cache_only=args.cached_only)[:want]
         source = {
             "kind": "real sentences (benchmarks/_vectors.py)",
             "model": args.model,
             "n_real_texts_available": len(texts),
             "n_real_used": len(real),
         }
-    corpus, info = augment(real, args.n_vectors, seed=args.seed)
-    return corpus[: args.n_vectors], queries, {**source, "augmentation": info}
-
-
-# --------------------------------------------------------------------------- report
-
-
-def headline(funnels: list[dict[str, Any]], target: float, ram_cap: int) -> dict[str, Any]:
-    """The row quoted as "funnel": the fastest single-query one meeting recall and RAM, else best recall."""
-    ok = [f for f in funnels if f["recall@10"] >= target and f["ram_bytes_per_vector"] <= ram_cap]
-    return max(ok, key=lambda f: f["qps"]) if ok else max(funnels, key=lambda f: (f["recall@10"], f["qps"]))
-
-
-def targets(res: dict[str, Any], target: float) -> dict[str, Any]:
-    """Issue #17's three speed targets, each with its measured numbers, on wall and on CPU time.
-
-    ``met`` uses CPU time (``met_wall``: wall time): with one thread, CPU time is the time the work took
-    on a core, while wall time on a shared machine also counts the time spent waiting for one.
-    """
-    f, hnsw = res["funnel"], res["hnsw_full"]
-    recall_ok = f["recall@10"] >= target
-    checks: dict[str, Any] = {
-        "funnel_20x_exact_at_recall": {
-            "qps_ratio_vs_exact": f["qps_ratio_vs_exact"],
-            "qps_cpu_ratio_vs_exact": f["qps_cpu_ratio_vs_exact"],
-            "recall@10": f["recall@10"],
-            "met_wall": f["qps_ratio_vs_exact"] >= 20 and recall_ok,
-            "met": f["qps_cpu_ratio_vs_exact"] >= 20 and recall_ok,
-        },
-        "shortlist_ram_le_128B": {
-            "ram_bytes_per_vector": f["ram_bytes_per_vector"],
-            "met": f["ram_bytes_per_vector"] <= 128,
-        },
-    }
-    if hnsw is not None:
-        equal = f["recall@10"] >= min(hnsw["recall@10"], target)
-        wall = {"qps": f["qps"] / hnsw["qps"], "build": hnsw["build_s"] / max(f["build_s"], 1e-9)}
-        cpu = {
-            "qps": f["qps_cpu"] / hnsw["qps_cpu"],
-            "build": hnsw["build_cpu_s"] / max(f["build_cpu_s"], 1e-9),
-        }
-        checks["funnel_vs_hnsw_full"] = {
-            "qps_ratio": round(wall["qps"], 3),
-            "qps_cpu_ratio": round(cpu["qps"], 3),
-            "build_speedup": round(wall["build"], 2),
-            "build_cpu_speedup": round(cpu["build"], 2),
-            "recall@10": [f["recall@10"], hnsw["recall@10"]],
-            "met_wall": wall["qps"] >= 1 and wall["build"] >= 10 and equal,
-            "met": cpu["qps"] >= 1 and cpu["build"] >= 10 and equal,
-        }
-    return checks
-
-
-def print_table(res: dict[str, Any], args: argparse.Namespace) -> None:
-    """Every method's row: QPS (wall, CPU), recall, k'/ef, memory and build time."""
-    cols = ["method", "QPS 1", "QPS 1 cpu", "recall 1", "QPS 64", "QPS 64 cpu", "recall 64", "k'/ef"]
-    cols += ["RAM B/vec", "RSS anon B/vec", "build s", "build cpu s"]
-    rows = []
-    ann = [k for k in res if (k == "hnsw_full" or k.startswith("usearch_")) and res[k]]
-    names = ["exact_numpy", "exact_faiss", *ann]
-    for name, r in [(m, res[m]) for m in names] + [
-        (f"funnel {f['config']}", f) for f in res["funnel_configs"]
-    ]:
-        knob = r.get("ef_search") or (
-            f"{r['k_prime']}" + (f"/{r['ef']}" if r.get("ef") else "") if "k_prime" in r else "-"
-        )
-        rows.append(
-            [name, r["qps"], r["qps_cpu"], r["recall@10"], r["batch64_qps"], r["batch64_qps_cpu"]]
-            + [
-                r["batch64_recall@10"],
-                knob,
-                r["ram_bytes_per_vector"],
-                r.get("rss_anon_delta_bytes_per_vector", "-"),
-            ]
-            + [r["build_s"], r["build_cpu_s"]]
-        )
-    title = f"Search speed: {res['n_vectors']:,} x {res['dim']}, {args.threads} thread(s), k={K}"
-    console.print(table(title, cols, rows))
+        if len(real) < min(want, len(texts)):
+            console.print(f"[yellow]only {len(real):,} real vectors are cached (--cached-only)[/]")
+    corpus, info = augment(real, args.scale, seed=args.seed, axes=args.augment)
+    return np.ascontiguousarray(corpus), queries, {**source, "augmentation": info}
 
 
 def _checkpoint(args: argparse.Namespace, res: dict[str, Any]) -> None:
@@ -135,98 +86,89 @@ def _checkpoint(args: argparse.Namespace, res: dict[str, Any]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n-vectors", type=int, default=1_000_000)
     p.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="threads for faiss, BLAS, torch, usearch"
+        "--scale", type=parse_scale, default=20_000, help="corpus vectors (20k, 1M, ...); default: smoke"
     )
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="for faiss, BLAS, torch, usearch")
     p.add_argument(
-        "--max-real", type=int, default=None, help="use at most this many real vectors (then augment)"
+        "--max-real",
+        type=int,
+        default=None,
+        help="real vectors to use at most (default: all; below 100k: half)",
     )
-    p.add_argument("--quick", action="store_true", help="50k vectors, fewer queries and configs: a smoke run")
-    p.add_argument(
-        "--synthetic", action="store_true", help="Gaussian-mixture vectors instead of encoded sentences"
-    )
+    p.add_argument("--cached-only", action="store_true", help="use only the real vectors already encoded")
+    p.add_argument("--synthetic", action="store_true", help="Gaussian-mixture vectors (tests: no model)")
+    p.add_argument("--augment", default="dims", choices=["dims", "pca"], help="reflection axes of the copies")
     p.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     p.add_argument(
-        "--funnel",
-        default="binary:64,binary:128,binary:256,binary:384,int8:64,int8:128,binary:384:hnsw",
-        help="kind:dim[:hnsw] shortlists to build, comma-separated",
+        "--funnel", default=None, help=f"mrlkit kind:dim[:hnsw] specs (default {FUNNEL_FULL}; smoke: fewer)"
     )
-    p.add_argument(
-        "--usearch-dtypes", default="f32", help="usearch HNSW dtypes over full vectors ('' = skip)"
-    )
+    p.add_argument("--usearch-dtypes", default="f32", help="usearch HNSW over full vectors ('' = skip)")
+    p.add_argument("--ivf", default="flat,pq", help="faiss IVF arms: flat, pq ('' = skip)")
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument(
-        "--hnsw-ef-construction",
-        type=int,
-        default=40,
-        help="efConstruction of every HNSW graph built here (faiss' default), full or shortlist",
+        "--hnsw-ef-construction", type=int, default=40, help="efConstruction of every faiss/mrlkit HNSW graph"
     )
     p.add_argument("--recall", type=float, default=0.99, help="recall@10 target of the checks")
+    p.add_argument("--tune-recall", type=float, default=0.995, help="recall@10 every knob is tuned to")
+    p.add_argument("--n-eval", type=int, default=None, help="evaluation queries (batch-of-64 timing)")
+    p.add_argument("--n-single", type=int, default=None, help="of which timed one at a time")
+    p.add_argument("--n-tune", type=int, default=310, help="tuning queries, disjoint from the others")
+    p.add_argument("--no-bracket", dest="bracket", action="store_false", help="skip the conservative k'")
     p.add_argument(
-        "--tune-recall", type=float, default=None, help="recall@10 k' and ef are tuned to (default: --recall)"
+        "--max-k-prime-share",
+        type=float,
+        default=0.05,
+        help="skip a funnel whose k' on the real rows alone exceeds this share of them (1: never skip)",
     )
-    p.add_argument("--n-eval", type=int, default=1000, help="evaluation queries (batch-of-64 timing)")
-    p.add_argument("--n-single", type=int, default=200, help="of which timed one at a time")
-    p.add_argument(
-        "--n-tune", type=int, default=310, help="tuning queries (k', ef), disjoint from the others"
-    )
+    p.add_argument("--timing", default="wall", choices=["wall", "cpu"], help="what the targets' 'met' uses")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", default="runs/search_speed_work", help="where the mrlkit indexes are built")
     p.add_argument("--keep-indexes", action="store_true")
-    p.add_argument(
-        "--from-partial",
-        action="store_true",
-        help="write the results of a run stopped early from its checkpoint",
-    )
-    p.add_argument(
-        "--skip-ann", action="store_true", help="no HNSW over full vectors (that target is skipped)"
-    )
-    p.add_argument(
-        "--save-ids", default=None, help="npz with the vectors, queries and every method's results"
-    )
+    p.add_argument("--skip-ann", action="store_true", help="no library ANN arms (that target is skipped)")
+    p.add_argument("--save-ids", default=None, help="npz with the vectors, queries and results (tests)")
     p.add_argument("--name", default="search_speed", help="results file name")
     add_overwrite_argument(p)
     args = p.parse_args(argv)
-    args.tune_recall = args.tune_recall or args.recall
-    if args.quick:
-        args.n_vectors = min(args.n_vectors, 50_000)
-        args.n_eval, args.n_single = min(args.n_eval, 200), min(args.n_single, 100)
-        if args.funnel == p.get_default("funnel"):
-            args.funnel = "binary:128,int8:64"
+    small = args.scale < SMALL
+    if small and args.max_real is None:
+        args.max_real = args.scale // 2  # a smoke run still grows its corpus by copies
+    args.funnel = args.funnel or (FUNNEL_SMALL if small else FUNNEL_FULL)
+    for spec in [s for s in args.funnel.split(",") if s]:
+        parse_spec(spec)
+    args.n_eval = args.n_eval or (200 if small else 1000)
+    args.n_single = args.n_single or (50 if small else 200)
     return args
+
+
+def split_queries(queries: np.ndarray, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluation and tuning queries: a seeded permutation, evaluation first, never overlapping."""
+    order = np.random.default_rng(args.seed).permutation(len(queries))
+    n_eval = min(args.n_eval, len(queries) // 2)
+    return queries[order[:n_eval]], queries[order[n_eval:]][: args.n_tune]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     command = ("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " if len(unset) == 2 else "") + command_line()
-    command = command.replace(" --from-partial", "")
     check_writable(args.name, args.overwrite, command)
-    console.width = max(console.width, 150)
-    if args.from_partial:  # a run stopped before its last config: report what its checkpoint measured
-        res = json.loads((Path(args.work_dir) / f"{args.name}.partial.json").read_text())
-        done = [f["config"] for f in res["funnel_configs"]]
-        res["stopped_early"] = {
-            "requested_funnel": args.funnel,
-            "measured_funnel": done,
-            "ann_measured": False,
-        }
-        res["hnsw_full"] = None
-        return finish(res, args, command)
+    console.width = max(console.width, 160)
     threads = set_threads(args.threads)
     console.print(f"threads: {args.threads}; BLAS: {threads['blas']}; env: {threads['env']}")
     corpus, queries, source = load_vectors(args)
+    n_real = source["augmentation"]["n_real"]
     console.print(f"vectors: {corpus.shape}; {source}")
-    order = np.random.default_rng(args.seed).permutation(len(queries))
-    n_eval = min(args.n_eval, len(queries) // 2)
-    batch, tune_q = queries[order[:n_eval]], queries[order[n_eval:]][: args.n_tune]
+    batch, tune_q = split_queries(queries, args)
     single = batch[: args.n_single]
     start = time.perf_counter()
     truth_b, truth_t = exact_topk(corpus, batch, K), exact_topk(corpus, tune_q, K)
-    console.print(
-        f"reference top-10 for {len(batch) + len(tune_q)} queries: {time.perf_counter() - start:.1f}s"
-    )
+    seconds = time.perf_counter() - start
+    console.print(f"reference top-10 for {len(batch) + len(tune_q)} queries: {seconds:.1f}s")
+    from _vectors import realism
+
+    source["realism"] = realism(corpus, n_real, batch, truth_b)
+    console.print(f"how the copies compete (exact top 10 of the evaluation queries): {source['realism']}")
     data = {
         "single": single,
         "batch": batch,
@@ -247,37 +189,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     res.update(run_exact(corpus, data))  # the cheap parts first; each step is checkpointed
     _checkpoint(args, res)
-    res["funnel_configs"] = []
+    res["funnel_configs"], res["funnel_skipped"] = [], []
     for spec in [s for s in args.funnel.split(",") if s]:
-        res["funnel_configs"].append(run_funnel(spec, corpus, data, args))
+        row = run_funnel(spec, corpus, n_real, data, args)
+        res["funnel_skipped" if "skipped" in row else "funnel_configs"].append(row)
         _checkpoint(args, res)
-    if args.skip_ann:
-        res["hnsw_full"] = None
-    else:
-        res.update(run_ann(corpus, data, args))
+    res.update({"hnsw_full": None} if args.skip_ann else run_ann(corpus, data, args))
     if args.save_ids:
-        np.savez(
-            args.save_ids,
-            corpus=corpus,
-            single=single,
-            truth_single=data["truth_single"],
-            **{m: FOUND[m] for m in FOUND},
-        )
-    return finish(res, args, command)
-
-
-def finish(res: dict[str, Any], args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """Ratios against the faster exact method, the headline funnel row, targets, table and results file."""
-    exact_name = max(("exact_faiss", "exact_numpy"), key=lambda m: res[m]["qps_cpu"])
-    res["exact"] = {**res[exact_name], "method": exact_name}
-    for row in res["funnel_configs"]:
-        for key in ("qps", "qps_cpu", "batch64_qps", "batch64_qps_cpu"):
-            row[f"{key}_ratio_vs_exact"] = round(row[key] / res["exact"][key], 2)
-    res["funnel"] = headline(res["funnel_configs"], args.recall, 128)
-    res["targets"] = targets(res, args.recall)
-    print_table(res, args)
+        np.savez(args.save_ids, corpus=corpus, single=single, truth_single=data["truth_single"], **FOUND)
+    add_ratios(res, args.recall)
+    if res["funnel_configs"]:
+        res["funnel"] = headline(res["funnel_configs"], args.recall, 128)
+        res["targets"] = targets(res, args.recall, args.timing)
+    else:
+        res["funnel"], res["targets"] = None, {"timing": args.timing, "note": "every funnel was skipped"}
+    print_table(res, args.threads, K)
+    for row in res["funnel_skipped"]:
+        console.print(f"skipped mrlkit {row['config']}: {row['skipped']}")
     for name, check in res["targets"].items():
-        console.print(f"{name}: {'met' if check['met'] else 'NOT met'} {check}")
+        if isinstance(check, dict):
+            console.print(f"{name}: {'met' if check['met'] else 'NOT met'} {check}")
     write_result(args.name, {**res, "command": command}, overwrite=args.overwrite)
     return res
 
