@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -265,11 +266,12 @@ def _ivf_row(
     }
 
 
-def run_ann(corpus: np.ndarray, data: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
-    """faiss HNSW, usearch HNSW (``--usearch-dtypes``) and faiss IVF (``--ivf``), each tuned to recall."""
-    out: dict[str, Any] = {"hnsw_full": _faiss_hnsw_row(corpus, data, args)}
+def run_ann(
+    corpus: np.ndarray, data: dict[str, np.ndarray], args: argparse.Namespace
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """faiss HNSW, usearch HNSW (``--usearch-dtypes``), faiss IVF (``--ivf``): (name, row) as each is done."""
+    yield "hnsw_full", _faiss_hnsw_row(corpus, data, args)
     for dtype in [d for d in args.usearch_dtypes.split(",") if d]:
-        out[f"usearch_{dtype}"] = _usearch_row(corpus, data, args, dtype)
+        yield f"usearch_{dtype}", _usearch_row(corpus, data, args, dtype)
     for kind in [k for k in args.ivf.split(",") if k]:
-        out[f"ivf_{kind}"] = _ivf_row(corpus, data, args, kind)
-    return out
+        yield f"ivf_{kind}", _ivf_row(corpus, data, args, kind)

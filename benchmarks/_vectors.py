@@ -223,13 +223,10 @@ def augment(real: np.ndarray, n_total: int, seed: int = 0, axes: str = "dims") -
         "copies": copies,
         "axes": axes,
         "method": (
-            "reflected copies: copy c = normalise(m + P diag(s_c) P^T (r - m)) for every real r, "
-            + (
-                "m the real mean, P the real principal axes"
-                if axes == "pca"
-                else "m = 0, P = I (per-dimension sign flips)"
-            )
-            + ", s_c a random sign vector per copy"
+            "copy c = s_c * r for every real r (per-dimension sign flips), s_c a random sign vector per copy"
+            if axes == "dims"
+            else "copy c = normalise(m + P diag(s_c) P^T (r - m)) for every real r, m the real mean, "
+            "P the real principal axes, s_c a random sign vector per copy"
         ),
         "real_mean_norm": round(float(np.linalg.norm(real.mean(axis=0, dtype=np.float64))), 4),
         "note": "synthetic vectors are for speed only; quality is measured in search_quality.py",

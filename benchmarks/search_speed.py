@@ -126,6 +126,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work-dir", default="runs/search_speed_work", help="where the mrlkit indexes are built")
     p.add_argument("--keep-indexes", action="store_true")
     p.add_argument("--skip-ann", action="store_true", help="no library ANN arms (that target is skipped)")
+    p.add_argument(
+        "--from-partial", action="store_true", help="write the results of a stopped run from its checkpoint"
+    )
     p.add_argument("--save-ids", default=None, help="npz with the vectors, queries and results (tests)")
     p.add_argument("--name", default="search_speed", help="results file name")
     add_overwrite_argument(p)
@@ -152,8 +155,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     command = ("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " if len(unset) == 2 else "") + command_line()
+    command = command.replace(" --from-partial", "")
     check_writable(args.name, args.overwrite, command)
     console.width = max(console.width, 160)
+    if args.from_partial:
+        return from_partial(args, command)
     threads = set_threads(args.threads)
     console.print(f"threads: {args.threads}; BLAS: {threads['blas']}; env: {threads['env']}")
     corpus, queries, source = load_vectors(args)
@@ -194,15 +200,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         row = run_funnel(spec, corpus, n_real, data, args)
         res["funnel_skipped" if "skipped" in row else "funnel_configs"].append(row)
         _checkpoint(args, res)
-    res.update({"hnsw_full": None} if args.skip_ann else run_ann(corpus, data, args))
+    res["hnsw_full"] = None
+    for name, row in [] if args.skip_ann else run_ann(corpus, data, args):
+        res[name] = row
+        _checkpoint(args, res)
     if args.save_ids:
         np.savez(args.save_ids, corpus=corpus, single=single, truth_single=data["truth_single"], **FOUND)
+    return finish(res, args, command)
+
+
+def finish(res: dict[str, Any], args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Ratios, the headline funnel row, targets, the table and the results file."""
     add_ratios(res, args.recall)
     if res["funnel_configs"]:
         res["funnel"] = headline(res["funnel_configs"], args.recall, 128)
         res["targets"] = targets(res, args.recall, args.timing)
     else:
-        res["funnel"], res["targets"] = None, {"timing": args.timing, "note": "every funnel was skipped"}
+        res["funnel"], res["targets"] = None, {"timing": args.timing, "note": "no funnel was measured"}
     print_table(res, args.threads, K)
     for row in res["funnel_skipped"]:
         console.print(f"skipped mrlkit {row['config']}: {row['skipped']}")
@@ -211,6 +225,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             console.print(f"{name}: {'met' if check['met'] else 'NOT met'} {check}")
     write_result(args.name, {**res, "command": command}, overwrite=args.overwrite)
     return res
+
+
+def from_partial(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """The results of a run stopped early, from its checkpoint, marked ``stopped_early``."""
+    res = json.loads((Path(args.work_dir) / f"{args.name}.partial.json").read_text())
+    res.setdefault("funnel_configs", [])
+    res.setdefault("funnel_skipped", [])
+    res.setdefault("hnsw_full", None)
+    measured = [f["config"] for f in res["funnel_configs"] + res["funnel_skipped"]]
+    res["stopped_early"] = {"requested_funnel": args.funnel, "funnel_done": measured}
+    return finish(res, args, command)
 
 
 if __name__ == "__main__":

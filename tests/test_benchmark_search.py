@@ -41,14 +41,13 @@ def test_search_speed_quick(tmp_path, results_dir, monkeypatch):
 
     monkeypatch.setattr(sys, "argv", ["benchmarks/search_speed.py"])
     ids = tmp_path / "ids.npz"
-    res = search_speed.main(
-        [
-            "--synthetic", "--scale", "600", "--max-real", "300", "--threads", "1",
-            "--funnel", "binary:64,int8:32,binary:64:hnsw", "--usearch-dtypes", "f32", "--ivf", "flat,pq",
-            "--n-eval", "60", "--n-single", "20", "--work-dir", str(tmp_path / "work"),
-            "--save-ids", str(ids), "--max-k-prime-share", "1", "--name", "t",
-        ]
-    )  # fmt: skip
+    argv = [
+        "--synthetic", "--scale", "600", "--max-real", "300", "--threads", "1",
+        "--funnel", "binary:64,int8:32,binary:64:hnsw", "--usearch-dtypes", "f32", "--ivf", "flat,pq",
+        "--n-eval", "60", "--n-single", "20", "--work-dir", str(tmp_path / "work"),
+        "--save-ids", str(ids), "--max-k-prime-share", "1", "--name", "t",
+    ]  # fmt: skip
+    res = search_speed.main(argv)
     saved = json.loads((results_dir / "t.json").read_text())
     assert saved["n_vectors"] == 600
     assert saved["vectors"]["augmentation"]["n_synthetic"] == 300
@@ -77,6 +76,11 @@ def test_search_speed_quick(tmp_path, results_dir, monkeypatch):
     upper = binary64["k_prime_upper"]
     assert upper["k_prime"] == min(600, -(-upper["k_prime_real_only"] * 600 // 300))
     assert _recall(data["binary:64@k'_upper"], truth) == pytest.approx(upper["recall@10"], abs=1e-4)
+    # a run stopped early writes its results from the checkpoint (here: the last one, after every arm)
+    again = search_speed.main([*argv, "--from-partial", "--overwrite"])
+    assert again["stopped_early"]["funnel_done"] == ["binary:64", "int8:32", "binary:64:hnsw"]
+    assert again["funnel"]["recall@10"] == res["funnel"]["recall@10"]
+    assert json.loads((results_dir / "t.json").read_text())["command"] == saved["command"]
 
 
 def test_search_quality_quick(tmp_path, results_dir, monkeypatch):
