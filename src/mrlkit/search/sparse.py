@@ -142,30 +142,42 @@ class SparseSearcher:
         self, queries: Sequence[str], k: int, alive: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` rows (int64, ``-1`` pads) and dot-product scores per query; zero scores left out."""
-        k = max(1, min(k, self.rows))
         q = encode_sparse(self.encoder, queries, query=True)
         if q.shape[1] != self.inverted.shape[0]:
             raise ConfigError(
                 f"query vectors have {q.shape[1]} dims but the stored documents {self.inverted.shape[0]}; "
                 f"query with the model that built the sparse part ({self.entry['model']})"
             )
-        scores = np.zeros((q.shape[0], self.rows), dtype=np.float32)
-        for i in range(q.shape[0]):  # gather the query's posting lists, then one weighted sum of them
-            start, end = q.indptr[i], q.indptr[i + 1]
-            scores[i] = self.inverted[q.indices[start:end]].T @ q.data[start:end]
-        if alive is not None:
-            scores[:, ~alive[: self.rows]] = 0.0
-        top = (
-            np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            if k < self.rows
-            else np.tile(np.arange(self.rows), (len(queries), 1))
-        )
-        top_scores = np.take_along_axis(scores, top, 1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        rows = np.take_along_axis(top, order, 1).astype(np.int64)
-        best = np.take_along_axis(top_scores, order, 1)
-        rows[best <= 0] = -1
-        return rows, np.where(best > 0, best, 0.0).astype(np.float32)
+        return top_k_postings(self.inverted, q, k, alive)
+
+
+def top_k_postings(
+    inverted: sp.csr_matrix, queries: sp.csr_matrix, k: int, alive: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top ``k`` rows by dot product of ``queries`` (CSR, one row each) with the documents.
+
+    ``inverted`` is the documents' transposed matrix in CSR form, (dim, rows): row t lists the documents
+    holding term t. Returns rows (int64, ``-1`` pads) and scores; zero scores and dead rows left out.
+    """
+    rows_total = inverted.shape[1]
+    k = max(1, min(k, rows_total))
+    scores = np.zeros((queries.shape[0], rows_total), dtype=np.float32)
+    for i in range(queries.shape[0]):  # gather the query's posting lists, then one weighted sum of them
+        start, end = queries.indptr[i], queries.indptr[i + 1]
+        scores[i] = inverted[queries.indices[start:end]].T @ queries.data[start:end]
+    if alive is not None:
+        scores[:, ~alive[:rows_total]] = 0.0
+    top = (
+        np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        if k < rows_total
+        else np.tile(np.arange(rows_total), (queries.shape[0], 1))
+    )
+    top_scores = np.take_along_axis(scores, top, 1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    rows = np.take_along_axis(top, order, 1).astype(np.int64)
+    best = np.take_along_axis(top_scores, order, 1)
+    rows[best <= 0] = -1
+    return rows, np.where(best > 0, best, 0.0).astype(np.float32)
 
 
 def sparse_search(
