@@ -247,8 +247,11 @@ class QdrantIndex:
             if settings is not None:
                 spec.arms = settings.retrievers
                 spec.candidates = max(k, settings.candidates)
+                # the dense stage shortlists as many candidates as the built-in hybrid search does
+                spec.k_prime = self.index.resolve_k_prime(spec.candidates, k_prime)
                 spec.fusion = settings.method.value
-                spec.rrf_k = settings.rrf_k
+                # Qdrant's RRF term is 1 / (k + rank - 1) with ranks from 1; mrlkit's 1 / (k + rank)
+                spec.rrf_k = settings.rrf_k + 1
                 spec.weights = settings.weights
             specs.append(spec)
         return [
@@ -297,4 +300,4 @@ class QdrantIndex:
                 "Qdrant again"
             )
         tokens = make_tokenizer(BM25Config(**entry["config"]).tokenizer_settings())([text])[0]
-        return _sparse(dict.fromkeys(tokens, 1.0))
+        return _sparse(dict(Counter(tokens)))  # a repeated query word counts twice, as in bm25s
