@@ -1,7 +1,15 @@
-"""Hybrid retrieval quality on a BEIR folder: BM25, dense exact/funnel, RRF hybrid, tuned hybrid.
+"""Hybrid retrieval quality: BM25, dense exact/funnel, RRF and weighted hybrid, each + a reranker.
 
-Builds (or reuses) an mrlkit index with BM25 over the corpus, scores every system on the test qrels
-(nDCG@10, Recall@100), and tunes the weighted hybrid on the *train* qrels (never on test):
+For each model (``--model LABEL=MODEL``, e.g. the base MiniLM and the model ``mrlkit finetune`` tuned)
+and each BEIR folder (``--data``: SciFact, Vaswani), builds or reuses an mrlkit index with BM25 under
+``--index-root`` and scores every system on the folder's test qrels (nDCG@10, Recall@100).
+
+The weighted hybrid's fusion (method and weights) is tuned per model with ``tune_fusion`` on the dev
+split of ``--dev-data``'s train qrels (default: the first folder with ``qrels/train.tsv``; the 10% of its
+train queries, seed 42, that ``mrlkit finetune`` and ``mrlkit train-reranker`` hold out), never on
+test, and applied unchanged to every folder. With ``--reranker`` (a cross-encoder trained by
+``mrlkit train-reranker`` on SciFact train), each system's top ``--rerank-top-n`` is reranked too.
+The top-level ``<dataset>`` keys of the result hold the ``--headline`` model's systems.
 
     python benchmarks/hybrid_quality.py --data ../shared/datasets/scifact --name hybrid_quality_base
 """
@@ -11,109 +19,193 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import add_overwrite_argument, check_writable, console, table, write_result
+from _hybrid_arms import CachedReranker, open_or_build, reranker_report, scores, system_runs
 
-from mrlkit.search import Index, IndexConfig
-from mrlkit.search.bm25 import BM25Config, BM25Searcher, build_bm25
-from mrlkit.search.hybrid import FusionSettings, fuse_runs, retrieve_runs
-from mrlkit.search.metrics import mean_metric
+from mrlkit.models.resolve import DEFAULT_MODEL
+from mrlkit.search.hybrid import FusionSettings
 from mrlkit.search.tune_fusion import read_dev_set, tune_fusion
 
-METRICS = ("ndcg@10", "recall@100")
+SINGLE = ("bm25", "dense_exact", "dense_funnel")
 
 
-def scores(ranked: dict[str, list[str]], qrels: dict) -> dict[str, float]:
-    return {m: round(mean_metric(ranked, qrels, m), 4) for m in METRICS}
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, action="append", required=True, help="BEIR folder (repeatable)")
     p.add_argument(
-        "--data", type=Path, required=True, help="BEIR folder with qrels/train.tsv and qrels/test.tsv"
+        "--model",
+        action="append",
+        default=None,
+        help=f"LABEL=MODEL or MODEL (repeatable; default: base={DEFAULT_MODEL})",
     )
-    p.add_argument("--model", default=None, help="embedding model (default: MiniLM)")
-    p.add_argument("--index", type=Path, default=None, help="index folder (default: runs/hybrid/<data name>)")
+    p.add_argument("--index-root", type=Path, default=Path("runs") / "hybrid")
+    p.add_argument("--index", type=Path, default=None, help="index folder (one --data and one --model only)")
+    p.add_argument(
+        "--dev-data", type=Path, default=None, help="BEIR folder whose train qrels' dev split tunes"
+    )
+    p.add_argument("--dev-fraction", type=float, default=0.1, help="share of train queries in the dev split")
+    p.add_argument("--seed", type=int, default=42, help="seed of the dev split")
+    p.add_argument("--reranker", default=None, help="cross-encoder (e.g. mrlkit train-reranker's model/)")
+    p.add_argument("--rerank-top-n", type=int, default=100)
+    p.add_argument("--rerank-batch-size", type=int, default=32)
+    p.add_argument("--headline", default=None, help="model label of the top-level keys (default: the last)")
     p.add_argument("--name", default="hybrid_quality")
     add_overwrite_argument(p)
-    args = p.parse_args()
-    check_writable(args.name, args.overwrite)
-    path = args.index or Path("runs") / "hybrid" / args.data.name
-    start = time.perf_counter()
-    if (path / "manifest.json").is_file():
-        idx = Index.open(path)
-    else:
-        idx = Index.build(
-            path, args.data, model=args.model, config=IndexConfig(shortlist_dim=64, quantization="binary")
-        )
-    if "bm25" not in idx.manifest.components:
-        build_bm25(idx, BM25Config(language="en"))
-    build_seconds = time.perf_counter() - start
-    queries, qrels = read_dev_set(idx, args.data / "queries.jsonl", args.data / "qrels" / "test.tsv")
+    args = p.parse_args(argv)
+    args.models = dict(_label(m) for m in (args.model or [f"base={DEFAULT_MODEL}"]))
+    args.headline = args.headline or list(args.models)[-1]
+    if args.headline not in args.models:
+        p.error(f"--headline {args.headline} is not a --model label ({', '.join(args.models)})")
+    if args.index is not None and (len(args.data) > 1 or len(args.models) > 1):
+        p.error("--index names one index: give one --data and one --model, or use --index-root")
+    if args.dev_data is None:
+        args.dev_data = next((d for d in args.data if (d / "qrels" / "train.tsv").is_file()), None)
+    if args.dev_data is None:
+        p.error("no --data folder has qrels/train.tsv to tune the weighted hybrid on: pass --dev-data")
+    return args
+
+
+def _label(text: str) -> tuple[str, str]:
+    """``LABEL=MODEL``, or a label made up: base for the default model, else the folder's name."""
+    label, sep, model = text.partition("=")
+    if sep:
+        return label, model
+    path = Path(text)
+    return (
+        "base" if text == DEFAULT_MODEL else path.parent.name if path.name == "model" else path.name
+    ), text
+
+
+def index_path(args: argparse.Namespace, data: Path, label: str) -> Path:
+    if args.index is not None:
+        return args.index
+    return args.index_root / (data.name if label == "base" else f"{data.name}-{label}")
+
+
+def dev_set(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, dict[str, int]], str]:
+    """The dev split of ``--dev-data``'s train qrels: query texts, qrels and where they came from."""
+    from mrlkit.data import load_data
+
+    data = load_data(args.dev_data, eval_fraction=args.dev_fraction, seed=args.seed)
+    dev = data.eval
+    qrels = {q: dict.fromkeys(docs, 1) for q, docs in dev.relevant.items()}
+    return {q: dev.queries[q] for q in qrels}, qrels, str(data.stats.get("eval_source"))
+
+
+def evaluate(
+    args: argparse.Namespace, label: str, data: Path, weighted: FusionSettings, rerank: CachedReranker | None
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Every system (and its reranked list) of one model on one folder's test qrels."""
+    idx, built = open_or_build(index_path(args, data, label), data, args.models[label])
+    queries, qrels = read_dev_set(idx, data / "queries.jsonl", data / "qrels" / "test.tsv")
     qids = list(qrels)
-    texts = [queries[q] for q in qids]
-    results: dict[str, dict[str, float]] = {}
-    rows_k = 100
-    bm25_rows, _ = BM25Searcher.load(idx).search(texts, rows_k, idx.alive)
-    results["bm25"] = scores(
-        {q: [idx.ids[r] for r in row if r >= 0] for q, row in zip(qids, bm25_rows, strict=True)}, qrels
-    )
-    for mode in ("exact", "funnel"):
-        hits = idx.search(texts, k=rows_k, mode=mode)
-        results[f"dense_{mode}"] = scores(
-            {q: [h.id for h in hs] for q, hs in zip(qids, hits, strict=True)}, qrels
+    start = time.perf_counter()
+    runs = system_runs(idx, [queries[q] for q in qids], weighted)
+    ranked = {name: dict(zip(qids, rows, strict=True)) for name, rows in runs.items()}
+    results = {
+        name: scores({q: [idx.ids[r] for r in rows] for q, rows in by_q.items()}, qrels)
+        for name, by_q in ranked.items()
+    }
+    seconds = {"index": round(built, 1), "first_stage": round(time.perf_counter() - start, 1)}
+    if rerank is not None:
+        start = time.perf_counter()
+        rerank.prefetch(data.name, idx, queries, ranked)
+        for name, by_q in list(ranked.items()):
+            reranked = {
+                q: rerank.rerank(data.name, q, [idx.ids[r] for r in rows]) for q, rows in by_q.items()
+            }
+            results[f"{name}+rerank"] = scores(reranked, qrels)
+        seconds["rerank"] = round(time.perf_counter() - start, 1)
+    info = {"queries": len(qids), "index": str(idx.path), "docs": len(idx), "seconds": seconds}
+    return results, info
+
+
+def show(label: str, data: Path, results: dict[str, dict[str, float]], queries: int) -> float:
+    """Print one table; return hybrid (weighted) minus the best single system, in nDCG@10."""
+    rows = []
+    for name in (*SINGLE, "hybrid_rrf", "hybrid_weighted"):
+        m, r = results[name], results.get(f"{name}+rerank")
+        rows.append(
+            [name, f"{m['ndcg@10']:.4f}", f"{m['recall@100']:.4f}", f"{r['ndcg@10']:.4f}" if r else "-"]
         )
-    dev_queries, dev_qrels = read_dev_set(idx, args.data / "queries.jsonl", args.data / "qrels" / "train.tsv")
-    tuned = tune_fusion(idx, dev_queries, dev_qrels, "ndcg@10", save=False)
-    settings_rrf = FusionSettings()
-    settings_tuned = FusionSettings(**tuned["settings"])
-    runs = retrieve_runs(idx, texts, settings_rrf)
-    for label, settings in (("hybrid_rrf", settings_rrf), ("hybrid_tuned", settings_tuned)):
-        fused = fuse_runs(runs, settings, rows_k)
-        results[label] = scores(
-            {q: [idx.ids[r] for r, _ in top] for q, top in zip(qids, fused, strict=True)}, qrels
-        )
-    results["dense"] = results["dense_exact"]
-    results["hybrid"] = results["hybrid_tuned"]
-    single = max(results["bm25"]["ndcg@10"], results["dense_exact"]["ndcg@10"])
-    rows = [
-        [name, f"{m['ndcg@10']:.4f}", f"{m['recall@100']:.4f}"]
-        for name, m in results.items()
-        if name not in ("dense", "hybrid")
-    ]
     console.print(
         table(
-            f"{args.data.name} test ({len(qids)} queries), model {idx.manifest.model.get('name')}",
-            ["system", "nDCG@10", "Recall@100"],
+            f"{data.name} test ({queries} queries), model {label}",
+            ["system", "nDCG@10", "Recall@100", "nDCG@10 reranked"],
             rows,
         )
     )
-    console.print(
-        f"tuned on train qrels ({tuned['queries']} queries): "
-        f"{tuned['settings']['method']} weights {tuned['settings']['weights']}"
+    gain = results["hybrid_weighted"]["ndcg@10"] - max(results[s]["ndcg@10"] for s in SINGLE)
+    console.print(f"hybrid (weighted) - best single system: {gain:+.4f} nDCG@10 (target +0.02)")
+    return round(gain, 4)
+
+
+def with_aliases(results: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``dense`` = dense exact, ``hybrid`` = weighted hybrid, and their ``+rerank`` twins."""
+    out = dict(results)
+    for alias, name in (("dense", "dense_exact"), ("hybrid", "hybrid_weighted")):
+        out[alias] = results[name]
+        if f"{name}+rerank" in results:
+            out[f"{alias}+rerank"] = results[f"{name}+rerank"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    check_writable(args.name, args.overwrite)
+    dev_queries, dev_qrels, dev_source = dev_set(args)
+    rerank = (
+        CachedReranker(args.reranker, args.rerank_top_n, args.rerank_batch_size) if args.reranker else None
     )
-    console.print(
-        f"hybrid - best single system: {results['hybrid']['ndcg@10'] - single:+.4f} nDCG@10 (target +0.02)"
-    )
-    payload = {
-        args.data.name: results,
-        "model": idx.manifest.model.get("name"),
-        "index": {
-            "shortlist_dim": idx.manifest.shortlist_dim,
-            "quantization": idx.config.quantization.value,
-            "build_seconds": round(build_seconds, 1),
-        },
-        "fusion_tuned_on": {
-            "qrels": "train",
+    by_model: dict[str, dict[str, Any]] = {}
+    tuned_on: dict[str, Any] = {}
+    runs_info: dict[str, Any] = {}
+    gains: dict[str, dict[str, float]] = {}
+    for label, model in args.models.items():
+        dev_idx, _ = open_or_build(index_path(args, args.dev_data, label), args.dev_data, model)
+        tuned = tune_fusion(dev_idx, dev_queries, dev_qrels, "ndcg@10", save=False)
+        weighted = FusionSettings(**tuned["settings"])
+        tuned_on[label] = {
+            "data": str(args.dev_data),
+            "qrels": f"train, dev split ({dev_source})",
             "queries": tuned["queries"],
             "settings": tuned["settings"],
-            "dev_ndcg@10": tuned["score"],
-            "dev_rrf_equal_ndcg@10": tuned["baseline"],
-        },
-        "hybrid_minus_best_single_ndcg@10": round(results["hybrid"]["ndcg@10"] - single, 4),
-        "reranker": "not run: no cross-encoder was trained on SciFact train for this run",
-    }
+            "dev_ndcg@10": round(tuned["score"], 4),
+            "dev_rrf_equal_ndcg@10": round(tuned["baseline"], 4),
+        }
+        settings = tuned["settings"]
+        console.print(
+            f"[{label}] fusion tuned on {tuned['queries']} dev queries: "
+            f"{settings['method']} weights {settings['weights']}"
+        )
+        for data in args.data:
+            results, info = evaluate(args, label, data, weighted, rerank)
+            by_model.setdefault(label, {})[data.name] = with_aliases(results)
+            runs_info.setdefault(label, {})[data.name] = info
+            gains.setdefault(label, {})[data.name] = show(label, data, results, info["queries"])
+    payload: dict[str, Any] = {data.name: by_model[args.headline][data.name] for data in args.data}
+    payload.update(
+        headline_model=args.headline,
+        models=args.models,
+        by_model=by_model,
+        runs=runs_info,
+        fusion_tuned_on=tuned_on,
+        hybrid_minus_best_single_ndcg10=gains,
+        reranker=(
+            {
+                "model": args.reranker,
+                "top_n": args.rerank_top_n,
+                "pairs_scored": rerank.scored,
+                **reranker_report(args.reranker),
+            }
+            if rerank
+            else "not run: pass --reranker MODEL (mrlkit train-reranker)"
+        ),
+    )
     write_result(args.name, payload, overwrite=args.overwrite)
+    return payload
 
 
 if __name__ == "__main__":
