@@ -390,7 +390,7 @@ def search_command(
                 weights=weight_list,
                 retrievers=retrievers,
             )[0]
-        elif backend == "builtin":
+        else:
             hits = idx.search(
                 [query],
                 k=first,
@@ -401,8 +401,6 @@ def search_command(
                 weights=weight_list,
                 retrievers=retrievers,
             )[0]
-        else:
-            raise ConfigError(f"backend must be builtin or qdrant, got {backend!r}")
         if rerank:
             from mrlkit.search.rerank import Reranker
 
