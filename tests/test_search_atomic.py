@@ -39,6 +39,8 @@ CHILD = textwrap.dedent(
         Index.open(path).add(vectors, ids=ids)
     elif op == "delete":
         Index.open(path).delete([f"doc-{i}" for i in range(0, 200, 2)])
+    elif op == "compact":  # the base index has 2 segments and 100 deleted rows (see compacted_index)
+        Index.open(path).compact()
     print("done", flush=True)
     """
 )
@@ -61,6 +63,18 @@ def base_index(tmp_path):
     cfg = IndexConfig(shortlist_dim=16, quantization="int8", hnsw=True)
     Index.from_vectors(path, [f"doc-{i}" for i in range(200)], vectors, config=cfg)
     return path
+
+
+@pytest.fixture
+def compacted_index(base_index):
+    """The base index with a second segment and every odd doc deleted: something to compact."""
+    idx = Index.open(base_index)
+    idx.add(
+        np.random.default_rng(3).standard_normal((50, 32)).astype(np.float32),
+        ids=[f"x-{i}" for i in range(50)],
+    )
+    idx.delete([f"doc-{i}" for i in range(1, 200, 2)])
+    return base_index
 
 
 def run_and_kill(path, op: str, stage: str, occurrence: int = 1) -> bool:
@@ -105,7 +119,35 @@ def test_sigkill_during_a_write_keeps_a_whole_index(base_index, op, stage, occur
         assert after == before
     else:
         assert after[0] == before[0] - 100
-    # the next write cleans the orphans the killed one left and works
+    _next_write_cleans_up(base_index)
+
+
+@pytest.mark.parametrize(
+    ("stage", "occurrence", "expect"),
+    [
+        ("segment-chunk", 2, "old"),
+        ("segment-renamed", 1, "old"),
+        ("manifest-written", 1, "old"),
+        ("manifest-replaced", 1, "new"),
+    ],
+)
+def test_sigkill_during_compaction_keeps_a_whole_index(compacted_index, stage, occurrence, expect):
+    before = snapshot(compacted_index)
+    segments = len(Index.open(compacted_index).manifest.segments)
+    assert run_and_kill(compacted_index, "compact", stage, occurrence), f"the child never reached {stage}"
+    after = snapshot(compacted_index)
+    idx = Index.open(compacted_index)
+    assert after[0] == before[0] == 150
+    assert after[1]["exact"][0] == before[1]["exact"][0]  # same ids; scores up to BLAS summation order
+    np.testing.assert_allclose(after[1]["exact"][1], before[1]["exact"][1], atol=2e-5)
+    assert (len(idx.manifest.segments), bool(idx.manifest.tombstones)) == (
+        (segments, True) if expect == "old" else (1, False)
+    )
+    _next_write_cleans_up(compacted_index)
+
+
+def _next_write_cleans_up(base_index) -> None:
+    """The next write cleans the orphans the killed one left and works."""
     idx = Index.open(base_index)
     idx.add(np.ones((1, 32), np.float32), ids=["after-crash"])
     leftovers = [p.name for p in (base_index / "segments").iterdir() if p.name.startswith(".tmp")]

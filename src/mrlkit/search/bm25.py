@@ -8,6 +8,7 @@ refresh (``mrlkit index bm25 IDX``).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,23 @@ class BM25Config:
         return out
 
 
+def write_bm25(root: Path, texts: list[str], cfg: BM25Config) -> Path:
+    """Tokenize ``texts`` (one per row) and save a bm25s index into a new component temp folder."""
+    import bm25s
+
+    tokenize = make_tokenizer(cfg.tokenizer_settings())
+    tokens = [t or [""] for t in tokenize(texts)]  # bm25s needs a token per document; "" matches no query
+    retriever = bm25s.BM25(method=cfg.method, k1=cfg.k1, b=cfg.b)
+    retriever.index(tokens, show_progress=False)
+    folder = temp_folder(root, NAME)
+    try:
+        retriever.save(str(folder), show_progress=False)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
 def build_bm25(index: Index, config: BM25Config | None = None) -> int:
     """Tokenize every stored text of ``index`` and publish a BM25 component atomically.
 
@@ -74,21 +92,13 @@ def build_bm25(index: Index, config: BM25Config | None = None) -> int:
     Raises:
         ConfigError: The index stores no texts.
     """
-    import bm25s
-
     cfg = config or BM25Config()
     rows = index.manifest.rows
     if any(column is None for column in index._texts):
         raise ConfigError(
             f"index {index.path} stores no texts, so BM25 has nothing to read; rebuild it with store_texts on"
         )
-    tokenize = make_tokenizer(cfg.tokenizer_settings())
-    tokens = tokenize([index.text(row) or "" for row in range(rows)])
-    tokens = [t or [""] for t in tokens]  # bm25s needs a token per document; "" matches no query
-    retriever = bm25s.BM25(method=cfg.method, k1=cfg.k1, b=cfg.b)
-    retriever.index(tokens, show_progress=False)
-    folder = temp_folder(index.path, NAME)
-    retriever.save(str(folder), show_progress=False)
+    folder = write_bm25(index.path, [index.text(row) or "" for row in range(rows)], cfg)
 
     def same_rows(manifest: Any) -> None:  # noqa: ANN401
         if manifest.rows != rows:

@@ -35,6 +35,25 @@ def temp_folder(root: Path, name: str) -> Path:
     return folder
 
 
+def seal(name: str, entry: dict[str, Any], folder: Path | None) -> dict[str, Any]:
+    """Fsync and checksum ``folder``'s files, rename it to its final name; return the manifest entry.
+
+    Call under the write lock, then commit a manifest listing the entry (until then the folder is an
+    orphan that the next writer removes).
+    """
+    entry = dict(entry)
+    if folder is not None:
+        files = {}
+        for path in sorted(folder.iterdir()):
+            fsync_path(path)
+            files[path.name] = {"size": path.stat().st_size, "checksum": file_checksum(path)}
+        final = folder.parent / f"{name}-{uuid.uuid4().hex[:16]}"
+        folder.rename(final)
+        fsync_path(final.parent)
+        entry.update(folder=final.name, files=files)
+    return entry
+
+
 def publish(
     root: Path,
     name: str,
@@ -59,17 +78,7 @@ def publish(
             manifest = read_manifest(root)
             if check is not None:
                 check(manifest)
-            entry = dict(entry)
-            if folder is not None:
-                files = {}
-                for path in sorted(folder.iterdir()):
-                    fsync_path(path)
-                    files[path.name] = {"size": path.stat().st_size, "checksum": file_checksum(path)}
-                final = folder.parent / f"{name}-{uuid.uuid4().hex[:16]}"
-                folder.rename(final)
-                fsync_path(final.parent)
-                entry.update(folder=final.name, files=files)
-            manifest.components[name] = entry
+            manifest.components[name] = seal(name, entry, folder)
             commit(root, manifest)
             clean_components(root, manifest)
             return manifest

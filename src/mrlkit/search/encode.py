@@ -177,7 +177,7 @@ def check_shortlist_dim(shortlist_dim: int, dim: int, trained: list[int] | None)
     if shortlist_dim > dim:
         raise ConfigError(
             f"shortlist_dim {shortlist_dim} is larger than the model's dimension {dim}; pick at most {dim} "
-            "(e.g. 64)"
+            f"(e.g. {max(1, dim // 4)})"
         )
     if trained and shortlist_dim not in trained:
         logger.warning(

@@ -18,30 +18,14 @@ import numpy as np
 
 from mrlkit.config import _enum
 from mrlkit.errors import ConfigError, DataError
-from mrlkit.search.ann import GRAPH_FILE, Graphs
 from mrlkit.search.config import FullDtype, HnswBackend, IndexConfig, ModelBackend, Quantization, SearchMode
 from mrlkit.search.corpus import Corpus
 from mrlkit.search.encode import Encoder, check_model, check_shortlist_dim
-from mrlkit.search.funnel import FullVectors, Shortlist, drop_dead
+from mrlkit.search.funnel import drop_dead
 from mrlkit.search.quantise import normalise
-from mrlkit.search.storage import (
-    check_new_index_folder,
-    clean_up,
-    commit,
-    read_manifest,
-    segment_path,
-    verify_segments,
-    write_lock,
-)
-from mrlkit.search.strings import ConcatColumn, StringColumn
-from mrlkit.search.writer import (
-    check_vectors,
-    corpus_batches,
-    new_manifest,
-    ranges,
-    vector_batches,
-    write_segment,
-)
+from mrlkit.search.reader import open_parts
+from mrlkit.search.storage import check_new_index_folder, read_manifest, verify_segments
+from mrlkit.search.writer import check_vectors, corpus_batches, vector_batches, write_new_index
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +111,7 @@ class Index:
         info = encoder.info()
         check_shortlist_dim(cfg.shortlist_dim, encoder.dim, info["matryoshka_dims"])
         batches = corpus_batches(source, encoder, cfg, scan.count)
-        cls._write_new(path, cfg, encoder.dim, info, batches, scan.count, overwrite, with_texts=True)
+        write_new_index(path, cfg, encoder.dim, info, batches, scan.count, overwrite, with_texts=True)
         index = cls(path, device=device)
         index._encoder = encoder
         return index
@@ -150,63 +134,19 @@ class Index:
         vectors = check_vectors(ids, vectors, texts, None)
         check_shortlist_dim(cfg.shortlist_dim, vectors.shape[1], None)
         batches = vector_batches(ids, vectors, texts, cfg.chunk_size)
-        cls._write_new(
+        write_new_index(
             path, cfg, vectors.shape[1], model_info, batches, len(ids), overwrite, texts is not None
         )
         return cls(path)
 
-    @staticmethod
-    def _write_new(
-        path: Path,
-        cfg: IndexConfig,
-        dim: int,
-        model: dict[str, Any] | None,
-        batches: Any,  # noqa: ANN401
-        rows: int,
-        overwrite: bool,
-        with_texts: bool,
-    ) -> None:
-        with write_lock(path):
-            old = check_new_index_folder(path, overwrite)
-            clean_up(path, old)
-            manifest = new_manifest(cfg, dim, model)
-            segment, graph_seconds = write_segment(path, manifest, batches, rows, with_texts)
-            manifest.segments = [segment]
-            manifest.config["hnsw_build_seconds"] = round(graph_seconds, 3)
-            commit(path, manifest)
-
     # ----------------------------------------------------------------- loading
     def _load(self) -> None:
-        manifest = read_manifest(self.path)
-        verify_segments(self.path, manifest)
-        self.manifest = manifest
-        self.config = IndexConfig.from_dict(manifest.config)
-        folders = [segment_path(self.path, s) for s in manifest.segments]
-        arrays = [np.load(f / "full.npy", mmap_mode="r") for f in folders]
-        self.full = FullVectors(arrays, self.config.full_dtype, ranges(manifest, "full"))
-        codes = [np.load(f / "short.npy", mmap_mode="r") for f in folders]
-        self.shortlist = Shortlist(
-            codes, manifest.shortlist_dim, self.config.quantization, ranges(manifest, "shortlist")
-        )
-        self.ids = ConcatColumn([StringColumn(f, "ids") for f in folders])
-        self._texts = [StringColumn(f, "texts") if (f / "texts.bin").is_file() else None for f in folders]
-        self.alive: np.ndarray | None = None
-        if manifest.tombstones:
-            self.alive = np.ones(manifest.rows, dtype=bool)
-            starts = dict(zip((s.name for s in manifest.segments), self.full.starts, strict=False))
-            for name, local in manifest.tombstones.items():
-                self.alive[np.asarray(local, dtype=np.int64) + starts[name]] = False
-        graph = GRAPH_FILE[self.config.hnsw_backend]
-        paths = [f / graph for f in folders]
-        self.graphs = None
-        if self.config.hnsw and all(p.is_file() for p in paths):
-            self.graphs = Graphs(
-                paths,
-                self.full.starts,
-                manifest.shortlist_dim,
-                self.config.quantization,
-                self.config.hnsw_backend,
-            )
+        self.manifest = read_manifest(self.path)
+        verify_segments(self.path, self.manifest)
+        self.config = IndexConfig.from_dict(self.manifest.config)
+        parts = open_parts(self.path, self.manifest, self.config)
+        self.full, self.shortlist, self.ids = parts.full, parts.shortlist, parts.ids
+        self._texts, self.alive, self.graphs = parts.texts, parts.alive, parts.graphs
         self._id_rows = None
 
     def __len__(self) -> int:
@@ -430,6 +370,16 @@ class Index:
         deleted = delete_rows(self, ids)
         self._load()
         return deleted
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the index as one segment without its deleted rows, atomically (see :mod:`.compact`).
+
+        Returns:
+            Rows before and after, rows removed, segments before, rebuilt components, seconds.
+        """
+        from mrlkit.search.compact import compact_index
+
+        return compact_index(self)
 
     def info(self) -> dict[str, Any]:
         """The manifest plus sizes on disk and an estimate of resident memory (see ``mrlkit index info``)."""

@@ -27,7 +27,15 @@ from mrlkit.search.quantise import (
     shortlist_shape,
     truncate,
 )
-from mrlkit.search.storage import Manifest, Segment, SegmentWriter
+from mrlkit.search.storage import (
+    Manifest,
+    Segment,
+    SegmentWriter,
+    check_new_index_folder,
+    clean_up,
+    commit,
+    write_lock,
+)
 
 Batch = tuple[list[str], list[str] | None, np.ndarray]  # ids, texts, unit float32 vectors
 
@@ -159,3 +167,24 @@ def write_segment(
     except BaseException:
         writer.abort()
         raise
+
+
+def write_new_index(
+    path: Path,
+    cfg: IndexConfig,
+    dim: int,
+    model: dict[str, Any] | None,
+    batches: Iterator[Batch],
+    rows: int,
+    overwrite: bool,
+    with_texts: bool,
+) -> None:
+    """Write a whole new index (one segment) at ``path`` under its lock; ``overwrite`` replaces one."""
+    with write_lock(path):
+        old = check_new_index_folder(path, overwrite)
+        clean_up(path, old)
+        manifest = new_manifest(cfg, dim, model)
+        segment, graph_seconds = write_segment(path, manifest, batches, rows, with_texts)
+        manifest.segments = [segment]
+        manifest.config["hnsw_build_seconds"] = round(graph_seconds, 3)
+        commit(path, manifest)
