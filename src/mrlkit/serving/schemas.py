@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Mode = Literal["exact", "funnel", "hnsw", "hybrid"]
+Mode = Literal["exact", "funnel", "hnsw", "hybrid", "sparse"]
+Retriever = Literal["dense", "sparse", "bm25"]
 Fusion = Literal["rrf", "dbsf"]
 
 
@@ -18,7 +19,11 @@ class SearchRequest(BaseModel):
     query: str | None = Field(None, description="One query (or use `queries`).")
     queries: list[str] | None = Field(None, description="A batch of queries.")
     k: int = Field(10, ge=1, description="Hits per query.")
-    mode: Mode = Field("funnel", description="exact, funnel, hnsw or hybrid.")
+    mode: Mode = Field(
+        "funnel",
+        description="exact, funnel, hnsw, hybrid, or sparse (the index's learned sparse vectors, written "
+        "by mrlkit index sparse).",
+    )
     rerank: bool = Field(
         False, description="Rerank the first stage's top `rerank_top_n` with the server's cross-encoder."
     )
@@ -28,7 +33,14 @@ class SearchRequest(BaseModel):
     fusion: Fusion | None = Field(
         None, description="Hybrid only: rrf or dbsf (default: the index's tuned one)."
     )
-    weights: list[float] | None = Field(None, description="Hybrid only: [dense, bm25] weights.")
+    retrievers: list[Retriever] | None = Field(
+        None,
+        description='Hybrid only: the result lists to fuse, e.g. ["dense", "sparse", "bm25"] '
+        "(default: dense and bm25).",
+    )
+    weights: list[float] | None = Field(
+        None, description="Hybrid only: one weight per retriever, in the retrievers' order."
+    )
 
 
 class HitOut(BaseModel):

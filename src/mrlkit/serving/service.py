@@ -101,10 +101,19 @@ class Service:
             raise _Unprocessable(f"k and rerank_top_n must be <= {self.config.max_k}")
         start = time.perf_counter()
         first = max(req.k, top_n) if req.rerank else req.k
-        vectors = self.encode(queries, query=True)
+        if req.retrievers is not None and req.mode != "hybrid":
+            raise _Unprocessable(f"retrievers are fused by mode hybrid only, got mode {req.mode}")
+        dense = req.mode != "sparse" and (req.retrievers is None or "dense" in req.retrievers)
+        vectors = self.encode(queries, query=True) if dense else None
         with self.lock:
             hits = self.index.search(
-                queries, k=first, mode=req.mode, fusion=req.fusion, weights=req.weights, vectors=vectors
+                queries,
+                k=first,
+                mode=req.mode,
+                fusion=req.fusion,
+                weights=req.weights,
+                retrievers=req.retrievers,
+                vectors=vectors,
             )
             if req.rerank:
                 hits = self.reranker().rerank(queries, hits, k=req.k, top_n=top_n)
