@@ -98,3 +98,41 @@ def test_cli_hybrid_retrievers_flag(index):
     assert found == [h.id for h in api]
     result = runner.invoke(app, [*args, "--retrievers", "dense,splade"])
     assert result.exit_code == 2 and "retrievers must be distinct names" in result.output
+
+
+def test_tune_fusion_over_dense_sparse_and_bm25(tmp_path, index):
+    from mrlkit.search.metrics import mean_metric
+    from mrlkit.search.tune_fusion import read_dev_set, tune_fusion
+
+    queries, qrels = read_dev_set(index, FIXTURE / "queries.jsonl", FIXTURE / "qrels" / "test.tsv")
+    result = tune_fusion(index, queries, qrels, retrievers="dense,sparse,bm25", save=False)
+    assert len(result["grid"]) == 2 * 67 and result["grid"][0]["weights"] == [0.3333] * 3
+    best = result["settings"]
+    assert best["retrievers"] == ["dense", "sparse", "bm25"] and sum(best["weights"]) == pytest.approx(1)
+    # the reported score is what hybrid search with the best settings gets (recomputed independently)
+    hits = index.search(
+        [queries[q] for q in qrels],
+        k=10,
+        mode="hybrid",
+        retrievers=best["retrievers"],
+        weights=best["weights"],
+        fusion=best["method"],
+    )
+    ranked = {q: [h.id for h in top] for q, top in zip(qrels, hits, strict=True)}
+    assert mean_metric(ranked, qrels, "ndcg@10") == pytest.approx(result["score"], abs=1e-6)
+    assert result["score"] == pytest.approx(max(r["ndcg@10"] for r in result["grid"]))
+
+
+def test_cli_tune_fusion_with_retrievers(index):
+    from typer.testing import CliRunner
+
+    from mrlkit.cli.app import app
+
+    dev = ["--queries", str(FIXTURE / "queries.jsonl"), "--qrels", str(FIXTURE / "qrels" / "test.tsv")]
+    runner = CliRunner()
+    args = ["tune-fusion", str(index.path), *dev, "--retrievers", "dense,sparse,bm25", "--dry-run"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "sparse=" in result.output and "stored in" not in result.output
+    result = runner.invoke(app, ["tune-fusion", str(index.path), *dev, "--retrievers", "dense,colbert"])
+    assert result.exit_code == 2 and "retrievers must be distinct names" in result.output

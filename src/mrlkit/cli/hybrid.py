@@ -42,6 +42,9 @@ def tune_fusion_command(
     metric: Annotated[str, typer.Option(help="ndcg@K or recall@K to maximise.")] = "ndcg@10",
     dense_mode: Annotated[str, typer.Option(help="Dense side: exact, funnel or hnsw.")] = "funnel",
     candidates: Annotated[int, typer.Option(help="Hits taken from each retriever.")] = 100,
+    retrievers: Annotated[
+        str, typer.Option(help="Lists to fuse: dense, sparse (mrlkit index sparse), bm25; comma-separated.")
+    ] = "dense,bm25",
     dry_run: Annotated[bool, typer.Option(help="Print the grid without storing the best setting.")] = False,
 ) -> None:
     """Pick hybrid fusion (RRF/DBSF) and weights on dev qrels and store them in the index."""
@@ -54,12 +57,14 @@ def tune_fusion_command(
         idx = Index.open(index)
         dev_queries, dev_qrels = read_dev_set(idx, queries, qrels)
         source = {"queries": str(queries), "qrels": str(qrels)}
-        result = tune_fusion(idx, dev_queries, dev_qrels, metric, dense_mode, candidates, not dry_run, source)
+        result = tune_fusion(
+            idx, dev_queries, dev_qrels, metric, dense_mode, candidates, not dry_run, source, retrievers
+        )
     best = result["settings"]
+    weights = " ".join(f"{n}={w}" for n, w in zip(best["retrievers"], best["weights"], strict=True))
     console.print(
         f"{result['queries']} dev queries; RRF at equal weights: {metric} {result['baseline']:.4f}; best: "
-        f"{best['method']} dense={best['weights'][0]} bm25={best['weights'][1]}: {result['score']:.4f}"
-        + ("" if dry_run else f" (stored in {index})")
+        f"{best['method']} {weights}: {result['score']:.4f}" + ("" if dry_run else f" (stored in {index})")
     )
 
 

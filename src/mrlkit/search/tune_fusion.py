@@ -1,13 +1,15 @@
 """Pick hybrid fusion settings on the user's dev queries and qrels, and store them in the index.
 
-The grid crosses RRF and DBSF with dense weights 0, 0.1, ..., 1 (BM25 weight = 1 - dense weight). Dense
-and BM25 lists are retrieved once; only the fusion is recomputed per setting. Tune on a dev split,
-never on the queries you report: the stored settings are fitted to these qrels.
+The grid crosses RRF and DBSF with every weight vector on a 0.1 grid summing to 1 over the retrievers
+(default dense and BM25: dense weights 0, 0.1, ..., 1 and BM25 weight = 1 - dense weight; with dense,
+sparse and BM25, 66 vectors). Each retriever's list is retrieved once; only the fusion is recomputed per
+setting. Tune on a dev split, never on the queries you report: the stored settings are fitted to these
+qrels, and hybrid search uses them only for the retrievers they were tuned on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +17,37 @@ from mrlkit.errors import ConfigError, DataError
 from mrlkit.search.components import publish
 from mrlkit.search.config import SearchMode
 from mrlkit.search.fusion import FusionMethod
-from mrlkit.search.hybrid import FUSION, FusionSettings, fuse_runs, retrieve_runs
+from mrlkit.search.hybrid import (
+    DEFAULT_RETRIEVERS,
+    FUSION,
+    FusionSettings,
+    check_retrievers,
+    fuse_runs,
+    retrieve_runs,
+)
 from mrlkit.search.metrics import mean_metric
 
 if TYPE_CHECKING:
     from mrlkit.search.index import Index
 
-DENSE_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+STEPS = 10  # weight grid: multiples of 1 / STEPS
+
+
+def weight_grid(n: int) -> list[list[float]]:
+    """Every vector of ``n`` weights in multiples of 0.1 summing to 1, equal weights first.
+
+    Equal weights open the grid (0.5, 0.5 for two retrievers; 1/n each otherwise); for two retrievers
+    the rest follow the first weight 0, 0.1, ..., 1.
+    """
+
+    def parts(total: int, slots: int) -> list[list[int]]:
+        if slots == 1:
+            return [[total]]
+        return [[i, *rest] for i in range(total + 1) for rest in parts(total - i, slots - 1)]
+
+    equal = [round(1 / n, 4)] * n
+    grid = [[round(p / STEPS, 1) for p in combo] for combo in parts(STEPS, n)]
+    return [equal] + [w for w in grid if w != equal]
 
 
 def read_dev_set(index: Index, queries_path: str | Path, qrels_path: str | Path) -> tuple[dict, dict]:
@@ -56,6 +82,7 @@ def tune_fusion(
     candidates: int | None = None,
     save: bool = True,
     source: dict[str, Any] | None = None,
+    retrievers: Sequence[str] | str = DEFAULT_RETRIEVERS,
 ) -> dict[str, Any]:
     """Score every grid setting on ``qrels`` and (with ``save``) store the best in the index's manifest.
 
@@ -65,29 +92,31 @@ def tune_fusion(
         ``settings`` (the best), ``score`` (its metric), ``baseline`` (RRF at equal weights), ``grid`` (all).
 
     Raises:
-        ConfigError: An unknown metric, or an index without BM25.
+        ConfigError: An unknown metric or retriever, or an index without the BM25 / sparse part asked for.
     """
     name, _, cut = metric.partition("@")
     if name not in ("ndcg", "recall") or not cut.isdigit() or int(cut) <= 0:
         raise ConfigError(f"metric must look like ndcg@10 or recall@100, got {metric!r}")
-    base = FusionSettings(dense_mode=SearchMode(dense_mode or "funnel"), candidates=candidates or 100)
+    base = FusionSettings(
+        dense_mode=SearchMode(dense_mode or "funnel"),
+        candidates=candidates or 100,
+        retrievers=check_retrievers(retrievers),
+    )
     qids = list(qrels)
     runs = retrieve_runs(index, [queries[q] for q in qids], base)
     k = max(int(cut), 10)
-    grid = [(FusionMethod.RRF, 0.5)] + [
-        (method, w)
-        for method in FusionMethod
-        for w in DENSE_WEIGHTS
-        if (method, w) != (FusionMethod.RRF, 0.5)
-    ]
+    weights = weight_grid(len(base.retrievers))
+    methods = [FusionMethod.RRF] + [m for m in FusionMethod if m is not FusionMethod.RRF]
+    grid = [(method, w) for method in methods for w in weights]  # RRF at equal weights first
     results = []
     best: tuple[float, FusionSettings] | None = None
-    for method, dense_weight in grid:
+    for method, weight in grid:
         settings = FusionSettings(
             method=method,
-            weights=[dense_weight, round(1 - dense_weight, 1)],
+            weights=weight,
             dense_mode=base.dense_mode,
             candidates=base.candidates,
+            retrievers=base.retrievers,
         )
         fused = fuse_runs(runs, settings, k)
         ranked = {q: [index.ids[row] for row, _ in top] for q, top in zip(qids, fused, strict=True)}
