@@ -1,107 +1,33 @@
-"""Typed configuration for ``mrlkit finetune``: one dataclass filled by YAML files and CLI flags alike.
-
-Every default lives here. ``FinetuneConfig.load(yaml_path, **overrides)`` reads a YAML file, then
-applies the CLI's explicit flags on top, and validates the result.
-"""
+"""``FinetuneConfig``: every setting of ``mrlkit finetune``, with its default, type and one-line help."""
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mrlkit.config.checks import check_distill, check_projection_and_margin, check_sparse
+from mrlkit.config.enums import (
+    Activation,
+    Adaptor,
+    LossKind,
+    MatryoshkaMode,
+    ModelType,
+    Panel,
+    Precision,
+    ReportTo,
+    Rotation,
+    _help,
+)
+from mrlkit.config.parsing import _enum, _read_yaml, parse_value
 from mrlkit.data.types import DataKind, HardNegativesMode, NegativeLayout
 from mrlkit.errors import ConfigError
 from mrlkit.models.resolve import DEFAULT_MODEL
-
-
-class LossKind(str, Enum):
-    """Base loss wrapped by the Matryoshka modifier. ``auto``: CoSENT for scored pairs, else MNRL."""
-
-    AUTO = "auto"
-    MNRL = "mnrl"  # MultipleNegativesRankingLoss: in-batch negatives
-    CACHED_MNRL = "cached-mnrl"  # CachedMultipleNegativesRankingLoss: large batches in little memory
-    COSENT = "cosent"  # CoSENTLoss for scored pairs
-
-
-class MatryoshkaMode(str, Enum):
-    """How the base loss is applied across dimensions (and layers)."""
-
-    MRL = "1d"  # MatryoshkaLoss over dims
-    MRL_2D = "2d"  # Matryoshka2dLoss: dims and fewer layers
-    NONE = "none"  # plain loss at full dimension (the baseline Matryoshka is compared against)
-
-
-class Rotation(str, Enum):
-    """Orthogonal rotation added before training so that the leading dims carry the most signal."""
-
-    NONE = "none"
-    PCA = "pca"  # principal axes of the training texts' embeddings, largest first
-    IDENTITY = "identity"  # the same trainable layer, starting as the identity (no change at start)
-
-
-class Adaptor(str, Enum):
-    """A square layer trained after fine-tuning on the model's frozen, cached embeddings."""
-
-    NONE = "none"
-    ORTHOGONAL = "orthogonal"  # a rotation: full-dim similarities unchanged, truncated dims improve
-    LINEAR = "linear"  # any matrix, starting as the identity: every dim may change
-
-
-class Precision(str, Enum):
-    """Training precision. ``auto``: bf16 + tf32 on a GPU that supports them, fp32 on CPU."""
-
-    AUTO = "auto"
-    FP32 = "fp32"
-    BF16 = "bf16"
-    FP16 = "fp16"
-
-
-class ReportTo(str, Enum):
-    """Experiment tracker the trainer also logs to (the console line and metrics.jsonl are always written)."""
-
-    NONE = "none"
-    TENSORBOARD = "tensorboard"  # pip install "mrlkit[tensorboard]"
-    WANDB = "wandb"  # pip install wandb
-
-
-class Activation(str, Enum):
-    """Activation of the ``output_dim`` projection head."""
-
-    IDENTITY = "identity"  # a plain linear map
-    TANH = "tanh"  # as BERT's pooler and PaddleNLP's semantic-index head
-
-
-class ModelType(str, Enum):
-    """What is trained: a dense Matryoshka model or one of sentence-transformers' sparse encoders."""
-
-    DENSE = "dense"  # SentenceTransformer, Matryoshka loss over dims
-    SPLADE = "splade"  # MLM head + SpladePooling, SpladeLoss (FLOPS regularisers)
-    INFERENCE_FREE_SPLADE = "inference-free-splade"  # static query weights, MLM + SpladePooling documents
-    CSR = "csr"  # SparseAutoEncoder (top-k) on a dense model, CSRLoss
-
-
-class Panel(str, Enum):
-    """The group a setting is listed under in ``mrlkit finetune --help``."""
-
-    DATA = "Data"
-    MODEL = "Model and dims"
-    TRAINING = "Training"
-    ADAPTOR = "Adaptor and rotation"
-    EVALUATION = "Evaluation"
-    OUTPUT = "Output"
-    SPARSE = "Sparse models"
-
-
-def _help(text: str, panel: Panel | None = None, **kwargs: Any) -> Any:  # noqa: ANN401
-    """A field with its one-line CLI help and help panel; explanations: docs/finetuning-options.md."""
-    return field(metadata={"help": text, "panel": panel}, **kwargs)
 
 
 @dataclass
@@ -435,127 +361,3 @@ class FinetuneConfig:
     def save(self, path: str | Path) -> None:
         """Write the config as YAML (what ``--config`` reads back)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
-
-
-def check_projection_and_margin(config: FinetuneConfig) -> None:
-    """Refuse a non-positive output_dim, dims above it, a margin outside [0, 2) or one on a non-mnrl loss."""
-    if config.output_dim is not None:
-        if config.output_dim <= 0:
-            raise ConfigError(f"output_dim must be a positive number of dims, got {config.output_dim!r}")
-        too_big = [d for d in config.dims or [] if d > config.output_dim]
-        if too_big:
-            raise ConfigError(
-                f"dims {too_big} are larger than output_dim {config.output_dim}; use dims <= "
-                f"{config.output_dim} or leave dims unset (default: {config.output_dim}, then powers of 2)"
-            )
-    if not 0.0 <= config.margin < 2.0:
-        raise ConfigError(f"margin must be in [0, 2) (a cosine margin; 0: off), got {config.margin!r}")
-    if config.margin and config.loss not in (LossKind.AUTO, LossKind.MNRL):
-        raise ConfigError(
-            f"margin works with the mnrl loss, not with loss {config.loss.value!r}; "
-            "use --loss mnrl or --margin 0"
-        )
-    if config.scale <= 0:
-        raise ConfigError(f"scale must be > 0 (1/temperature; default 20), got {config.scale!r}")
-
-
-def check_sparse(config: FinetuneConfig) -> None:
-    """Refuse negative regulariser weights, bad CSR sizes and routes other than query/document."""
-    for name in ("query_regularizer_weight", "document_regularizer_weight"):
-        if getattr(config, name) < 0:
-            raise ConfigError(f"{name} must be >= 0 (0: no FLOPS regulariser), got {getattr(config, name)!r}")
-    if not 0.0 < config.regularizer_warmup_ratio <= 1.0:
-        raise ConfigError(
-            f"regularizer_warmup_ratio must be in (0, 1], got {config.regularizer_warmup_ratio!r}"
-        )
-    if config.static_learning_rate <= 0:
-        raise ConfigError(f"static_learning_rate must be > 0, got {config.static_learning_rate!r}")
-    for name in ("csr_k", "csr_k_aux"):
-        if getattr(config, name) <= 0:
-            raise ConfigError(f"{name} must be > 0, got {getattr(config, name)!r}")
-    hidden = config.csr_hidden_dim
-    if hidden is not None and (hidden <= 0 or config.csr_k > hidden):
-        raise ConfigError(
-            f"csr_k {config.csr_k} must be <= csr_hidden_dim {hidden} (the active dims are a subset of the "
-            f"latent); lower --csr-k or raise --csr-hidden-dim"
-        )
-    bad = {c: r for c, r in config.router_mapping.items() if r not in ("query", "document")}
-    if bad:
-        raise ConfigError(f"router_mapping routes must be query or document, got {bad}; e.g. anchor=query")
-    sparse_only = config.router_mapping and config.model_type is not ModelType.INFERENCE_FREE_SPLADE
-    if sparse_only:
-        raise ConfigError(
-            "router_mapping is for --model-type inference-free-splade; drop it or set that type"
-        )
-    if config.model_type is not ModelType.DENSE and (
-        config.adaptor is not Adaptor.NONE or config.rotate is not Rotation.NONE or config.output_dim
-    ):
-        raise ConfigError(
-            f"adaptor, rotate and output_dim act on dense Matryoshka models, not --model-type "
-            f"{config.model_type.value}; drop them"
-        )
-
-
-def check_distill(weight: float, matryoshka: MatryoshkaMode, loss: LossKind) -> None:
-    """Similarity distillation rides on 1d MatryoshkaLoss over a non-cached loss: refuse anything else."""
-    if weight and (matryoshka is not MatryoshkaMode.MRL or loss is LossKind.CACHED_MNRL):
-        raise ConfigError(
-            f"similarity_distill_weight works with matryoshka: 1d and the mnrl or cosent loss, not with "
-            f"matryoshka: {matryoshka.value} and loss: {loss.value}; set it to 0 or change them"
-        )
-
-
-def _enum(enum_cls: type[Enum], value: Any, name: str) -> Any:  # noqa: ANN401
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(str(value).lower())
-    except ValueError:
-        choices = ", ".join(e.value for e in enum_cls)
-        raise ConfigError(f"{name} must be one of {choices}; got {value!r}") from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found; pass an existing YAML file to --config")
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)}); fix the syntax"
-        ) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of setting: value, got {type(loaded).__name__}")
-    return {str(k).replace("-", "_"): v for k, v in loaded.items()}
-
-
-def parse_value(name: str, value: Any, hint: Any) -> Any:  # noqa: ANN401
-    """Convert CLI strings like "256,128" or "anchor=q" into the field's type."""
-    if value is None:
-        return None
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = args[0] if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else hint
-    origin = typing.get_origin(base)
-    try:
-        if origin is list and isinstance(value, str):
-            item = typing.get_args(base)[0]
-            return [item(v.strip()) for v in value.split(",") if v.strip()]
-        if origin is list and isinstance(value, (list, tuple)):
-            item = typing.get_args(base)[0]
-            return [item(v) for v in value]
-        if origin is dict and isinstance(value, str):
-            pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
-            if any(len(p) != 2 for p in pairs):
-                raise ValueError(value)
-            return {k.strip(): v.strip() for k, v in pairs}
-        if base in (int, float) and not isinstance(value, bool):
-            return base(value)
-        if base is bool and isinstance(value, str):
-            return value.lower() in ("1", "true", "yes", "on")
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
-    return value
