@@ -58,5 +58,5 @@ def test_readme_links_and_commands() -> None:
     missing = [t for t in links if not (ROOT / t).exists()]
     assert not missing, f"README.md links to files that do not exist: {missing}"
     # CI and the "fresh machine" check run these two commands as written
-    assert "pip install torch==2.13.0 && pip install -e . && mrlkit quickstart" in readme
+    assert 'pip install torch==2.13.0 && pip install -e ".[search]" && mrlkit quickstart' in readme
     assert 'pip install -e ".[dev]" && python -m pytest -q' in readme

@@ -90,3 +90,40 @@ def quickstart(
     return finetune(
         quickstart_config(output_dir, **overrides), on_base_done=on_base_done, on_data_ready=on_data_ready
     )
+
+
+def quickstart_search(result: FinetuneResult, k: int = 3) -> dict[str, Any]:
+    """Index the sample's corpus with the tuned model and search one of its held-out test queries.
+
+    The index (``OUTPUT_DIR/index``: 64-dim binary shortlist, fp16 full vectors) is rebuilt on every run,
+    and its k' tuned to recall@10 >= 0.99 against exact search on corpus passages as pseudo-queries.
+
+    Returns:
+        ``index`` (the :class:`~mrlkit.search.Index`), ``tuned`` (what ``tune_index`` stored), ``query``,
+        ``relevant`` (its judged document ids), ``funnel`` and ``exact`` (its top ``k`` hits in each mode).
+
+    Raises:
+        ImportError: The search extra (faiss) is not installed.
+    """
+    from mrlkit.data.beir import read_queries
+    from mrlkit.search import Index
+    from mrlkit.search.tune import tune_index
+
+    index = Index.build(result.output_dir / "index", SAMPLE_DIR, model=str(result.model_path), overwrite=True)
+    tuned = tune_index(index, recall=0.99, k=10)
+    queries = read_queries(SAMPLE_DIR / "queries.jsonl")
+    relevant: dict[str, list[str]] = {}
+    for line in (SAMPLE_DIR / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        qid, doc, grade = line.split("\t")[:3]
+        if int(grade) > 0:
+            relevant.setdefault(qid, []).append(doc)
+    qid = next(q for q in relevant if q in queries)
+    query = queries[qid]
+    return {
+        "index": index,
+        "tuned": tuned,
+        "query": query,
+        "relevant": relevant[qid],
+        "funnel": index.search([query], k=k, mode="funnel")[0],
+        "exact": index.search([query], k=k, mode="exact")[0],
+    }

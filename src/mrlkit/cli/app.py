@@ -120,6 +120,41 @@ def quickstart_command(
         result = quickstart(output_dir, on_base_done=_print_base, on_data_ready=_print_data, epochs=epochs)
     _print_result(result)
     console.print(f"load it: SentenceTransformer('{result.model_path}', truncate_dim=64)")
+    if result.report is not None:
+        _print_quickstart_search(result)
+
+
+def _print_quickstart_search(result: FinetuneResult) -> None:
+    """Index the sample with the tuned model and show one held-out query's hits, funnel vs exact."""
+    from mrlkit.api import quickstart_search
+
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        console.print('index and search with it: pip install -e ".[search]" (docs/search.md)')
+        return
+    with _user_errors():
+        found = quickstart_search(result)
+    index, funnel, exact = found["index"], found["funnel"], found["exact"]
+    cfg, ram = index.config, index.info()["ram_bytes_estimate"]["per_vector"]
+    console.print(
+        f"[bold]search[/bold] {len(index)} sample documents indexed in {index.path}: "
+        f"a {cfg.shortlist_dim}-dim {cfg.quantization.value} shortlist ({ram:g} B/vector in RAM), "
+        f"its top k'={found['tuned']['k_prime']} (tuned: recall@10 >= 0.99) rescored at {index.manifest.dim} "
+        f"dims. Held-out query: {found['query']!r}",
+        highlight=False,
+    )
+    for hit in funnel:
+        mark = "relevant" if hit.id in found["relevant"] else ""
+        text = (hit.text or "").replace("\n", " ")[:60]
+        line = f"  {hit.rank}. {hit.score:.3f} {hit.id:>9} {mark:8} {text}"
+        console.print(line, highlight=False, markup=False)
+    same = [h.id for h in funnel] == [h.id for h in exact]
+    console.print(
+        f"funnel top {len(funnel)} {'equals' if same else 'differs from'} exact full-dim search; "
+        f'search it: mrlkit search {index.path} "your question"',
+        highlight=False,
+    )
 
 
 @app.command("evaluate")
