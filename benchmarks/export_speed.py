@@ -20,6 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
+import torch
 from _common import add_overwrite_argument, check_writable, command_line, console, table, write_result
 from sentence_transformers import SentenceTransformer
 
@@ -55,6 +56,12 @@ def main() -> None:
     p.add_argument("--batch-sizes", default="1,32")
     p.add_argument("--eval-corpus-size", type=int, default=None, help="cap the SciFact test corpus")
     p.add_argument("--dims", default="384,64")
+    p.add_argument(
+        "--int8-exclude",
+        default="ffn-out",
+        choices=["ffn-out", "none"],
+        help="MatMuls kept fp32 in the int8 graph (mrlkit export --int8-exclude)",
+    )
     p.add_argument("--output-dir", default="runs/export_speed")
     p.add_argument("--name", default="export_speed")
     add_overwrite_argument(p)
@@ -67,7 +74,13 @@ def main() -> None:
         eval_set = eval_set.subsample_corpus(args.eval_corpus_size)
     start = time.perf_counter()
     result = export_onnx(
-        args.model, args.output_dir, int8=True, eval_data=eval_set, dims=dims, overwrite=True
+        args.model,
+        args.output_dir,
+        int8=True,
+        eval_data=eval_set,
+        dims=dims,
+        overwrite=True,
+        int8_exclude=args.int8_exclude,
     )
     export_seconds = time.perf_counter() - start
     models = {
@@ -103,6 +116,8 @@ def main() -> None:
         "docs": len(texts),
         "repeats": args.repeats,
         "export_seconds": round(export_seconds, 1),
+        "int8_exclude": args.int8_exclude,
+        "threads": torch.get_num_threads(),
         "docs_per_second": speed,
         "fp32_speed_ratio": speed[big]["onnx fp32"] / speed[big]["torch fp32"],
         "int8_speed_ratio": speed[big]["onnx int8"] / speed[big]["torch fp32"],

@@ -163,3 +163,23 @@ def test_search_encoder_with_the_onnx_backend_matches_the_torch_model(int8_expor
     assert same_model(torch_encoder.fingerprint(), onnx_encoder.fingerprint())
     with pytest.raises(ConfigError, match="model backend must be one of torch, onnx"):
         Encoder(tiny_model_path, backend="tensorrt")
+
+
+def test_int8_graph_fuses_attention_and_keeps_the_down_projections_fp32(int8_export):
+    import onnx
+
+    manifest = json.loads((int8_export.output_dir / "mrlkit_export.json").read_text())
+    kept = manifest["int8"]["fp32_matmuls"]
+    assert manifest["int8"]["exclude"] == "ffn-out"
+    assert len(kept) == 2 and all("output/dense" in name for name in kept)  # one per layer
+    graph = onnx.load(str(int8_export.output_dir / int8_export.files["int8"]), load_external_data=False).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("QAttention") == 2 and "Attention" not in ops
+    names = {node.name for node in graph.node if node.op_type == "MatMul"}
+    assert set(kept) <= names  # left as fp32 MatMul, not MatMulInteger
+
+
+def test_int8_exclude_is_checked(tiny_model_path, tmp_path):
+    with pytest.raises(ConfigError, match="int8_exclude must be one of ffn-out, none"):
+        export_onnx(tiny_model_path, tmp_path / "x", int8=True, int8_exclude="attention")
+    assert not (tmp_path / "x").exists()

@@ -22,6 +22,10 @@ def export_command(
     parity_texts: Annotated[int, typer.Option(help="Texts compared by cosine.")] = 64,
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 32,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = False,
+    int8_exclude: Annotated[
+        str,
+        typer.Option(help="ffn-out: keep feed-forward down-projections fp32 (parity); none: all int8."),
+    ] = "ffn-out",
 ) -> None:
     """Export a model to ONNX (fp32, plus fp16 or int8) and write parity.md/json into the export folder."""
     from mrlkit.cli.app import _quiet_libraries, _user_errors, console
@@ -45,6 +49,7 @@ def export_command(
             parity_texts=parity_texts,
             batch_size=batch_size,
             overwrite=overwrite,
+            int8_exclude=int8_exclude,
         )
     console.print(result.parity.markdown())
     console.print(f"export: [bold]{result.output_dir}[/bold]   files: {result.files}")

@@ -22,7 +22,7 @@ from sentence_transformers import SentenceTransformer
 
 from mrlkit.data.types import IRSet, STSSet
 from mrlkit.errors import ConfigError, require
-from mrlkit.export.graph import convert_fp16, export_fp32, quantize_int8
+from mrlkit.export.graph import INT8_EXCLUDE, attention_shape, convert_fp16, export_fp32, quantize_int8
 from mrlkit.export.parity import ParityReport, measure_parity
 from mrlkit.export.runtime import MANIFEST, load_onnx_model
 from mrlkit.models.resolve import resolve_model
@@ -82,6 +82,7 @@ def export_onnx(
     parity_texts: int = 64,
     batch_size: int = 32,
     overwrite: bool = False,
+    int8_exclude: str = "ffn-out",
 ) -> ExportResult:
     """Export ``model`` to ONNX, add the fp16 or int8 copy asked for and write the parity report.
 
@@ -97,6 +98,8 @@ def export_onnx(
         parity_texts: How many texts of ``eval_data`` the cosine check compares.
         batch_size: Encoding batch size.
         overwrite: Replace an existing export folder.
+        int8_exclude: ``ffn-out`` keeps the feed-forward down-projections fp32 (min cosine to torch
+            >= 0.99 on MiniLM); ``none`` quantises them too (about 20% faster, min cosine about 0.99).
 
     Raises:
         ConfigError: On fp16 and int8 together, a bad opset, a path that is not a model or an
@@ -108,6 +111,8 @@ def export_onnx(
         raise ConfigError(f"opset must be between 7 and 21, got {opset}; the default {DEFAULT_OPSET} works")
     if parity_texts <= 0:
         raise ConfigError(f"parity_texts must be > 0, got {parity_texts}")
+    if int8_exclude not in INT8_EXCLUDE:
+        raise ConfigError(f"int8_exclude must be one of {', '.join(INT8_EXCLUDE)}, got {int8_exclude!r}")
     require("onnxruntime", "onnx", "ONNX export")
     require("onnx", "onnx", "ONNX export")
     source = check_model_dir(model)
@@ -129,12 +134,21 @@ def export_onnx(
         (tmp / "onnx").mkdir(exist_ok=True)
         export_fp32(torch_model, tmp / FILES[OnnxVariant.FP32], opset)
         if fp16:
-            convert_fp16(tmp / FILES[OnnxVariant.FP32], tmp / FILES[OnnxVariant.FP16])
+            shape = attention_shape(torch_model)
+            convert_fp16(tmp / FILES[OnnxVariant.FP32], tmp / FILES[OnnxVariant.FP16], shape)
+        kept = None
         if int8:
-            quantize_int8(tmp / FILES[OnnxVariant.FP32], tmp / FILES[OnnxVariant.INT8])
+            kept = quantize_int8(
+                tmp / FILES[OnnxVariant.FP32],
+                tmp / FILES[OnnxVariant.INT8],
+                int8_exclude,
+                attention_shape(torch_model),
+            )
         files = {v.value: FILES[v] for v in variants}
         served = variants[-1].value
         manifest = {"source_model": model, "opset": opset, "files": files, "served": served, "dims": dims}
+        if kept is not None:
+            manifest["int8"] = {"exclude": int8_exclude, "fp32_matmuls": kept}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         parity = measure_parity(
             torch_model,
