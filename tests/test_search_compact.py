@@ -150,3 +150,17 @@ def test_cli_compact_reports_and_errors(tmp_path):
     assert result.exit_code == 0 and "already compact" in " ".join(result.output.split())
     result = runner.invoke(app, ["index", "compact", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "index folder not found" in result.output
+
+
+def test_compaction_covers_documents_added_after_bm25(tmp_path, tiny_model_path):
+    from mrlkit.search.bm25 import BM25Config, build_bm25
+
+    cfg = IndexConfig(shortlist_dim=32, quantization="float", full_dtype="fp32")
+    idx = Index.build(tmp_path / "idx", FIXTURE, model=tiny_model_path, config=cfg)
+    build_bm25(idx, BM25Config(language="en"))
+    new = {"_id": "n1", "text": "Magma rises and a volcano erupts lava and ash."}
+    idx.add(_corpus_file(tmp_path, {"n1": new}))
+    idx.delete(["d01"])
+    idx.compact()
+    assert idx.manifest.components["bm25"]["rows"] == 20 == len(idx)
+    assert "n1" in _bm25(idx, "volcano lava")

@@ -5,9 +5,10 @@ place in every funnel shortlist (the funnel over-fetches by the number of delete
 ``add`` calls likewise leave many segments. Compaction copies the live rows' stored codes (full vectors,
 shortlist codes, ids, texts) into one new segment without re-encoding or re-quantising them, so every
 live row keeps its exact scores; it rebuilds the HNSW graph over the new segment, re-indexes BM25 over
-the live texts with the same settings (its IDF then no longer counts deleted documents) and keeps the
-live rows of the learned sparse vectors. The new segment and components are published by one atomic
-manifest replace under the write lock: killed at any moment, the index is the old one or the new one.
+every live text with the same settings (its IDF then no longer counts deleted documents, and rows added
+since the last ``index bm25`` are covered) and keeps the live rows of the learned sparse vectors. The
+new segment and components are published by one atomic manifest replace under the write lock: killed
+at any moment, the index is the old one or the new one.
 """
 
 from __future__ import annotations
@@ -75,16 +76,18 @@ def compact_index(index: Index) -> dict[str, Any]:
             for name, rebuild in (("bm25", _bm25_folder), ("sparse", _sparse_folder)):
                 if name not in components:
                     continue
-                if int(components[name].get("rows", -1)) != manifest.rows:
+                stale = int(components[name].get("rows", -1)) != manifest.rows
+                if stale and name == "sparse":  # rows added since: encoding them needs the sparse model
                     logger.warning(
-                        "the %s part of %s did not cover every row; dropped: rebuild it with mrlkit index %s",
-                        name,
+                        "the sparse part of %s did not cover the rows added since it was built; dropped: "
+                        "rebuild it with mrlkit index sparse %s --model %s",
                         index.path,
-                        name,
+                        index.path,
+                        components[name].get("model"),
                     )
                     components.pop(name)
                     continue
-                folder, entry = rebuild(index, manifest, live, components[name])
+                folder, entry = rebuild(index, manifest, live, components[name])  # BM25: every live text
                 temps.append(folder)
                 components[name] = seal(name, entry, folder)
                 report["components"].append(name)
