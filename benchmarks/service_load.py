@@ -117,10 +117,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int, log: Path) -> subprocess.Popen:
-    """``mrlkit serve`` on 127.0.0.1:port, its output in ``log``."""
+def start_server(index: Path, port: int, log: Path, batching: bool = True) -> subprocess.Popen:
+    """``mrlkit serve`` on 127.0.0.1:port (``--no-batching`` unless ``batching``), its output in ``log``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable, "-m", "mrlkit", "serve", str(index), "--host", "127.0.0.1", "--port", str(port)]
+    cmd += [] if batching else ["--no-batching"]
     with log.open("w") as f:
         return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
 
@@ -254,6 +255,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "service_load")
     p.add_argument("--quick", action="store_true", help="tests/fixtures/search, 100 requests, concurrency 4")
+    p.add_argument(
+        "--no-batching",
+        dest="batching",
+        action="store_false",
+        help="serve with --no-batching (each request encodes alone; default: batched encoding)",
+    )
     p.add_argument("--name", default="service_load")
     add_overwrite_argument(p)
     args = p.parse_args(argv)
@@ -285,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = args.work_dir / f"server-{args.name}.log"
-    proc = start_server(index, port, log)
+    proc = start_server(index, port, log, args.batching)
     try:
         health = wait_healthy(proc, base, args.startup_timeout, log)
         console.print(
@@ -330,6 +337,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "index_config": "IndexConfig() defaults",
             "k": k,
             "mode": "funnel",
+            "batching": args.batching,
             "concurrency": args.concurrency,
             "requests_planned": args.requests,
             "embed_share": args.embed_share,
