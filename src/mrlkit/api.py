@@ -105,25 +105,20 @@ def quickstart_search(result: FinetuneResult, k: int = 3) -> dict[str, Any]:
     Raises:
         ImportError: The search extra (faiss) is not installed.
     """
-    from mrlkit.data.beir import read_queries
+    from mrlkit.data.beir import load_beir_eval
     from mrlkit.search import Index
     from mrlkit.search.tune import tune_index
 
     index = Index.build(result.output_dir / "index", SAMPLE_DIR, model=str(result.model_path), overwrite=True)
     tuned = tune_index(index, recall=0.99, k=10)
-    queries = read_queries(SAMPLE_DIR / "queries.jsonl")
-    relevant: dict[str, list[str]] = {}
-    for line in (SAMPLE_DIR / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        qid, doc, grade = line.split("\t")[:3]
-        if int(grade) > 0:
-            relevant.setdefault(qid, []).append(doc)
-    qid = next(q for q in relevant if q in queries)
-    query = queries[qid]
+    test = load_beir_eval(SAMPLE_DIR, "test")
+    qid = next(q for q in test.queries if test.relevant.get(q))
+    query = test.queries[qid]
     return {
         "index": index,
         "tuned": tuned,
         "query": query,
-        "relevant": relevant[qid],
+        "relevant": sorted(test.relevant[qid]),
         "funnel": index.search([query], k=k, mode="funnel")[0],
         "exact": index.search([query], k=k, mode="exact")[0],
     }

@@ -20,9 +20,7 @@ from transformers.trainer_callback import ProgressCallback
 _EVAL_KEY = re.compile(r"^eval_(?:(?P<name>.+)_)?dim(?P<dim>\d+)_(?P<metric>.+)$")
 
 
-def evaluation_line(
-    logs: dict[str, Any], metric: str, primary_dim: int | None, best: bool
-) -> str | None:
+def evaluation_line(logs: dict[str, Any], metric: str, primary_dim: int | None, best: bool) -> str | None:
     """One line for an evaluation's logs: ``metric`` at each dim, largest dim first.
 
     Args:
