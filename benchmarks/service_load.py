@@ -121,7 +121,8 @@ def start_server(index: Path, port: int, log: Path, batching: bool = True) -> su
     """``mrlkit serve`` on 127.0.0.1:port (``--no-batching`` unless ``batching``), its output in ``log``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable, "-m", "mrlkit", "serve", str(index), "--host", "127.0.0.1", "--port", str(port)]
-    cmd += [] if batching else ["--no-batching"]
+    if not batching:
+        cmd.append("--no-batching")
     with log.open("w") as f:
         return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
 
