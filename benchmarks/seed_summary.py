@@ -6,7 +6,7 @@ reads runs of the same recipe and reports each run's targets, the mean and sampl
 of tuned nDCG@10 at every dim, and the targets on the mean scores.
 
 Usage:
-    python benchmarks/seed_summary.py benchmarks/results/finetune_scifact.json \\
+    python benchmarks/seed_summary.py benchmarks/results/finetune_scifact_adaptor_orth.json \\
         benchmarks/results/finetune_scifact_seed43_torch_dropout.json [...] [--name finetune_scifact_seeds]
 
 It refuses files whose recipes differ in anything but the seed, the output folder, `--resume` and

@@ -83,7 +83,7 @@ def _bench_settings(cfg: FinetuneConfig, settings: dict) -> tuple[dict, dict]:
 @pytest.mark.parametrize(
     ("recipe", "result", "key"),
     [
-        ("small-dims", "finetune_scifact_cached_b128_seeds.json", "recipe"),
+        ("small-dims", "finetune_scifact.json", "settings"),
         ("adaptor-only", "finetune_scifact_adaptor_only_linear.json", "settings"),
     ],
 )
@@ -106,11 +106,12 @@ def test_cited_result_files_exist():
 def test_precedence_recipe_then_config_file_then_flags(tmp_path):
     cfg_file = tmp_path / "mine.yaml"
     cfg_file.write_text("epochs: 3\nbatch_size: 64\n")
-    cfg = FinetuneConfig.load(cfg_file, recipe="small-dims", learning_rate=1e-4, batch_size=None)
+    cfg = FinetuneConfig.load(cfg_file, recipe="small-dims", learning_rate=5e-5, batch_size=None)
     assert cfg.epochs == 3  # config file over recipe
     assert cfg.batch_size == 64  # an unset flag (None) keeps the file's value
-    assert cfg.learning_rate == 1e-4  # flag over recipe
-    assert cfg.loss.value == "cached-mnrl" and cfg.adaptor.value == "orthogonal"  # recipe over defaults
+    assert cfg.learning_rate == 5e-5  # flag over the recipe's 1e-4
+    # recipe over defaults
+    assert cfg.loss.value == "mnrl" and cfg.rotate.value == "pca" and cfg.adaptor.value == "orthogonal"
 
 
 def test_unknown_recipe_is_one_line_listing_the_names(tmp_path):
@@ -136,7 +137,7 @@ def test_recipes_command_lists_and_shows():
     shown = runner.invoke(app, ["recipes", "show", "small-dims"])
     assert shown.exit_code == 0
     assert shown.output == recipe_text("small-dims")  # comments included, saveable as is
-    assert yaml.safe_load(shown.output)["batch_size"] == 128
+    assert yaml.safe_load(shown.output)["batch_size"] == 32
 
 
 @pytest.mark.parametrize("recipe", ["default", "fast-cpu"])
