@@ -186,7 +186,7 @@ def test_recipes_are_package_data():
 
 @pytest.mark.slow
 def test_small_dims_recipe_runs_scaled_down(tiny_model_path, tmp_path):
-    """Every part of the recipe together: cached loss, PCA rotation, n-tuple mining, orthogonal adaptor."""
+    """Every part of the recipe together: MNRL, PCA rotation, n-tuple mining, orthogonal adaptor."""
     sample = Path(mrlkit.__file__).parent / "samples" / "scifact-mini"
     cfg = FinetuneConfig.load(
         None,
@@ -208,6 +208,6 @@ def test_small_dims_recipe_runs_scaled_down(tiny_model_path, tmp_path):
         evaluate_base=False,
     )
     meta = finetune(cfg).report.meta
-    assert meta["loss"].startswith("1d-matryoshka(cached-mnrl)") and meta["rotate"] == "pca"
+    assert meta["loss"].startswith("1d-matryoshka(mnrl)") and meta["rotate"] == "pca"
     assert meta["adaptor"]["mode"] == "orthogonal" and meta["hard_negatives"]["num_negatives"] == 2
     assert meta["best_model_metric"] == "eval_dev_dim32_ndcg@10"
