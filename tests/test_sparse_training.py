@@ -87,6 +87,21 @@ def test_csr_on_tiny_bert_reports_each_k(tiny_model_path, tmp_path):
     assert report.meta["loss"] == "CSRLoss(SparseMultipleNegativesRankingLoss)"
 
 
+def test_sparse_in_batch_negatives_default_to_sentence_transformers_scale(tiny_model_path, tmp_path):
+    """Unset --scale: 1 for sparse MNRL (unnormalised dot products), 20 for CoSENT; a set scale wins."""
+    from mrlkit.config.enums import LossKind
+    from mrlkit.config.finetune import loss_scale
+    from mrlkit.training.sparse import build_sparse_loss, load_sparse_model
+
+    config = _config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16)
+    model = load_sparse_model(config)
+    assert build_sparse_loss(model, config, LossKind.MNRL).loss.scale == 1.0
+    assert build_sparse_loss(model, config, LossKind.COSENT).loss.scale == 20.0
+    assert loss_scale(config) == 20.0  # the dense losses' default
+    pinned = _config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16, scale=5.0)
+    assert build_sparse_loss(model, pinned, LossKind.MNRL).loss.scale == 5.0
+
+
 def test_dense_model_given_to_splade_names_the_missing_head(tiny_model_path, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match=r"no masked-language-model head .*ForMaskedLM.*--model-type csr"):

@@ -29,7 +29,7 @@ def check_projection_and_margin(config: FinetuneConfig) -> None:
             f"margin works with the mnrl loss, not with loss {config.loss.value!r}; "
             "use --loss mnrl or --margin 0"
         )
-    if config.scale <= 0:
+    if config.scale is not None and config.scale <= 0:
         raise ConfigError(f"scale must be > 0 (1/temperature; default 20), got {config.scale!r}")
 
 

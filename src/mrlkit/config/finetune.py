@@ -101,8 +101,10 @@ class FinetuneConfig:
     margin: float = _help(
         "Cosine margin off each positive pair in mnrl (PaddleNLP: 0.2; 0: off).", Panel.TRAINING, default=0.0
     )
-    scale: float = _help(
-        "Similarity scale of the loss, 1/temperature (PaddleNLP: 30).", Panel.TRAINING, default=20.0
+    scale: float | None = _help(
+        "Similarity scale of the loss, 1/temperature (default 20; sparse mnrl: 1; PaddleNLP: 30).",
+        Panel.TRAINING,
+        default=None,
     )
     similarity_distill_weight: float = _help(
         "Weight of similarity distillation across dims (0: off).", Panel.TRAINING, default=0.0
@@ -361,3 +363,14 @@ class FinetuneConfig:
     def save(self, path: str | Path) -> None:
         """Write the config as YAML (what ``--config`` reads back)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+DENSE_SCALE = 20.0  # sentence-transformers' MNRL and CoSENT default
+SPARSE_MNRL_SCALE = 1.0  # sentence-transformers' SparseMultipleNegativesRankingLoss default (dot product)
+
+
+def loss_scale(config: FinetuneConfig, *, sparse_mnrl: bool = False) -> float:
+    """The loss's similarity scale: ``config.scale`` when set, else the default of the loss it scales."""
+    if config.scale is not None:
+        return config.scale
+    return SPARSE_MNRL_SCALE if sparse_mnrl else DENSE_SCALE

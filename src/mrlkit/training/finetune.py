@@ -15,6 +15,7 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from transformers import TrainerCallback
 
 from mrlkit.config import Adaptor, FinetuneConfig, LossKind, Rotation
+from mrlkit.config.finetune import loss_scale
 from mrlkit.data.accounting import summary_lines
 from mrlkit.data.types import DataKind, EvalSet, IRSet, STSSet, TrainingData
 from mrlkit.errors import ConfigError
@@ -145,7 +146,7 @@ def _plan(config: FinetuneConfig) -> _Plan:
         mini_batch_size=config.mini_batch_size,
         distill_weight=config.similarity_distill_weight,
         margin=config.margin,
-        scale=config.scale,
+        scale=loss_scale(config),
     )
     evaluator = dev_evaluator(config, data, dims, _pick_best_dim(config, dims))
     return _Plan(data, test_set, test_source, model, dims, loss_kind, loss, evaluator)
@@ -366,7 +367,7 @@ def _run_meta(
             else ""
         ),
         "margin": config.margin or None,
-        "scale": config.scale,
+        "scale": loss_scale(config, sparse_mnrl=is_sparse(config) and plan.loss_kind is LossKind.MNRL),
         "output_dim": config.output_dim,
         "rotate": config.rotate.value,
         "freeze_encoder": config.freeze_encoder,

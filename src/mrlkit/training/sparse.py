@@ -21,6 +21,7 @@ from datasets import Dataset
 from torch import nn
 
 from mrlkit.config import FinetuneConfig, LossKind, ModelType
+from mrlkit.config.finetune import loss_scale
 from mrlkit.data.types import DataKind, TrainingData
 from mrlkit.errors import ConfigError
 from mrlkit.models.resolve import DEFAULT_MODEL, DEFAULT_SPARSE_MODEL, resolve_model
@@ -140,9 +141,9 @@ def build_sparse_loss(model: Any, config: FinetuneConfig, loss_kind: LossKind) -
     from sentence_transformers.sparse_encoder import losses
 
     if loss_kind is LossKind.COSENT:
-        base: nn.Module = losses.SparseCoSENTLoss(model, scale=config.scale)
+        base: nn.Module = losses.SparseCoSENTLoss(model, scale=loss_scale(config))
     else:
-        base = losses.SparseMultipleNegativesRankingLoss(model, scale=config.scale)
+        base = losses.SparseMultipleNegativesRankingLoss(model, scale=loss_scale(config, sparse_mnrl=True))
     if config.model_type is ModelType.CSR:
         return losses.CSRLoss(model, loss=base)
     inference_free = config.model_type is ModelType.INFERENCE_FREE_SPLADE
