@@ -17,6 +17,7 @@ from mrlkit.search.bm25 import BM25Config, BM25Searcher, build_bm25
 from mrlkit.search.hybrid import FusionSettings, fuse_runs, retrieve_runs
 from mrlkit.search.metrics import mean_metric
 from mrlkit.search.rerank import Reranker
+from mrlkit.search.tune import tune_index
 
 METRICS = ("ndcg@10", "recall@100")
 Ranked = dict[str, list[int]]  # query id -> index rows, best first
@@ -25,11 +26,13 @@ Ranked = dict[str, list[int]]  # query id -> index rows, best first
 _OPENED: dict[Path, tuple[Index, float]] = {}
 
 
-def open_or_build(path: Path, data: Path, model: str) -> tuple[Index, float]:
+def open_or_build(path: Path, data: Path, model: str, tune_k: int = 0) -> tuple[Index, float]:
     """The index at ``path`` (queried with ``model``, whose fingerprint must match), else a new one.
 
-    A new index has a 64-dim binary shortlist and English BM25; returns the index and the seconds it
-    took to open or build (an index is opened once per run).
+    A new index has a 64-dim binary shortlist and English BM25. ``tune_k`` > 0 tunes its k' to
+    recall@tune_k >= 0.99 against exact search on corpus pseudo-queries (``mrlkit index tune --k``; no
+    judged query is used) unless it is tuned for that k already. Returns the index and the seconds it
+    took to open, build and tune (an index is opened once per run).
     """
     import time
 
@@ -45,6 +48,8 @@ def open_or_build(path: Path, data: Path, model: str) -> tuple[Index, float]:
         )
     if "bm25" not in idx.manifest.components:
         build_bm25(idx, BM25Config(language="en"))
+    if tune_k > 0 and (idx.manifest.tuned or {}).get("k") != tune_k:
+        tune_index(idx, recall=0.99, k=tune_k)
     _OPENED[path] = (idx, time.perf_counter() - start)
     return _OPENED[path]
 

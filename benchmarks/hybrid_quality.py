@@ -47,6 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--dev-fraction", type=float, default=0.1, help="share of train queries in the dev split")
     p.add_argument("--seed", type=int, default=42, help="seed of the dev split")
+    p.add_argument(
+        "--tune-k",
+        type=int,
+        default=100,
+        help="tune each index's k' to recall@K 0.99 on corpus pseudo-queries (K: the fusion's 100 "
+        "candidates; 0: the untuned default k')",
+    )
     p.add_argument("--reranker", default=None, help="cross-encoder (e.g. mrlkit train-reranker's model/)")
     p.add_argument("--rerank-top-n", type=int, default=100)
     p.add_argument("--rerank-batch-size", type=int, default=32)
@@ -98,7 +105,7 @@ def evaluate(
     args: argparse.Namespace, label: str, data: Path, weighted: FusionSettings, rerank: CachedReranker | None
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Every system (and its reranked list) of one model on one folder's test qrels."""
-    idx, built = open_or_build(index_path(args, data, label), data, args.models[label])
+    idx, built = open_or_build(index_path(args, data, label), data, args.models[label], args.tune_k)
     queries, qrels = read_dev_set(idx, data / "queries.jsonl", data / "qrels" / "test.tsv")
     qids = list(qrels)
     start = time.perf_counter()
@@ -118,7 +125,13 @@ def evaluate(
             }
             results[f"{name}+rerank"] = scores(reranked, qrels)
         seconds["rerank"] = round(time.perf_counter() - start, 1)
-    info = {"queries": len(qids), "index": str(idx.path), "docs": len(idx), "seconds": seconds}
+    info = {
+        "queries": len(qids),
+        "index": str(idx.path),
+        "docs": len(idx),
+        "k_prime_tuned": idx.manifest.tuned,  # None: the untuned default k' (--tune-k 0)
+        "seconds": seconds,
+    }
     return results, info
 
 
@@ -164,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs_info: dict[str, Any] = {}
     gains: dict[str, dict[str, float]] = {}
     for label, model in args.models.items():
-        dev_idx, _ = open_or_build(index_path(args, args.dev_data, label), args.dev_data, model)
+        dev_idx, _ = open_or_build(index_path(args, args.dev_data, label), args.dev_data, model, args.tune_k)
         tuned = tune_fusion(dev_idx, dev_queries, dev_qrels, "ndcg@10", save=False)
         weighted = FusionSettings(**tuned["settings"])
         tuned_on[label] = {
