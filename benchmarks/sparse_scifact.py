@@ -68,6 +68,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate of the SPLADE document encoders")
     p.add_argument("--csr-lr", type=float, default=5e-5)
     p.add_argument("--csr-k", type=int, default=32, help="CSR active dims in training")
+    p.add_argument(
+        "--csr-autoencoder-lr", type=float, default=None, help="CSR autoencoder's rate (default: --csr-lr)"
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-seq-length", type=int, default=256)
     p.add_argument("--eval-corpus-size", type=int, default=1000, help="dev corpus cap per evaluation")
@@ -310,6 +313,7 @@ def main() -> None:
                 "dims": [args.csr_k],
                 "epochs": args.csr_epochs,
                 "learning_rate": args.csr_lr,
+                "csr_learning_rate": args.csr_autoencoder_lr,
             },
         ),
     ):

@@ -60,7 +60,9 @@ def test_hybrid_quality_quick(tmp_path, beir, tiny_model_path, monkeypatch):
     assert tuned["queries"] == 2 and "dev split" in tuned["qrels"]  # 2 of the 5 train queries
     assert saved["reranker"]["top_n"] == top_n and saved["reranker"]["pairs_scored"] > 0
     info = saved["runs"]["tiny"]["scifact"]
-    assert info["k_prime_tuned"]["k"] == 19 and info["k_prime_tuned"]["recall"] >= 0.99  # --tune-k 100, 20 docs
+    assert (
+        info["k_prime_tuned"]["k"] == 19 and info["k_prime_tuned"]["recall"] >= 0.99
+    )  # --tune-k 100, 20 docs
 
     # reference: exact dense search in numpy, then the cross-encoder's order of its top_n, by trec_eval
     corpus, queries = read_corpus(beir / "corpus.jsonl"), read_queries(beir / "queries.jsonl")

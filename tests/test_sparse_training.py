@@ -77,7 +77,15 @@ def test_inference_free_routes_first_column_to_static_query_weights(tmp_path):
 @pytest.mark.slow  # ~25-35 s wall on the shared 2-core machine
 def test_csr_on_tiny_bert_reports_each_k(tiny_model_path, tmp_path):
     result = finetune(
-        _config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16, learning_rate=1e-3)
+        _config(
+            tmp_path,
+            model=tiny_model_path,
+            model_type="csr",
+            csr_k=8,
+            csr_k_aux=16,
+            learning_rate=1e-3,
+            csr_learning_rate=1e-2,  # the trainer takes the autoencoder's own rate
+        )
     )
     report = result.report
     assert report.dims == [32, 16, 8, 4, 2]  # 4k, 2k, k, k/2, k/4 within the 4 x 64 latent
@@ -100,6 +108,28 @@ def test_sparse_in_batch_negatives_default_to_sentence_transformers_scale(tiny_m
     assert loss_scale(config) == 20.0  # the dense losses' default
     pinned = _config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16, scale=5.0)
     assert build_sparse_loss(model, pinned, LossKind.MNRL).loss.scale == 5.0
+
+
+def test_csr_learning_rate_maps_only_the_autoencoder(tiny_model_path, tmp_path):
+    import re
+
+    from mrlkit.training.sparse import load_sparse_model, sparse_training_extras
+
+    config = _config(tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16)
+    model = load_sparse_model(config)
+    assert sparse_training_extras(config, None, model) == {}  # unset: one rate for all
+    fast = _config(
+        tmp_path, model=tiny_model_path, model_type="csr", csr_k=8, csr_k_aux=16, csr_learning_rate=1e-3
+    )
+    mapping = sparse_training_extras(fast, None, model)["learning_rate_mapping"]
+    assert set(mapping.values()) == {1e-3}
+    # parameter names as the trainer sees them: under the loss's "model." prefix
+    names = [f"model.{n}" for n, _ in model.named_parameters()]
+    matched = {n for n in names if any(re.search(p, n) for p in mapping)}
+    sae = {f"model.{n}" for n, _ in model.named_parameters() if not n.startswith("0.")}
+    assert matched == sae and len(sae) >= 3  # the autoencoder's biases and weights, no encoder parameter
+    with pytest.raises(ConfigError, match="csr_learning_rate must be > 0"):
+        _config(tmp_path, model_type="csr", csr_learning_rate=0)
 
 
 def test_dense_model_given_to_splade_names_the_missing_head(tiny_model_path, tmp_path):

@@ -44,6 +44,8 @@ def check_sparse(config: FinetuneConfig) -> None:
         )
     if config.static_learning_rate <= 0:
         raise ConfigError(f"static_learning_rate must be > 0, got {config.static_learning_rate!r}")
+    if config.csr_learning_rate is not None and config.csr_learning_rate <= 0:
+        raise ConfigError(f"csr_learning_rate must be > 0, got {config.csr_learning_rate!r}")
     for name in ("csr_k", "csr_k_aux"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be > 0, got {getattr(config, name)!r}")

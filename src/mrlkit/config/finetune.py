@@ -67,6 +67,9 @@ class FinetuneConfig:
     csr_hidden_dim: int | None = _help(
         "CSR: latent size (default: 4 x the dense model's dim).", Panel.SPARSE, default=None
     )
+    csr_learning_rate: float | None = _help(
+        "CSR: learning rate of the autoencoder (default: --learning-rate).", Panel.SPARSE, default=None
+    )
     output_dir: str = _help(
         "Where the model, checkpoints, report and metrics.jsonl go.", Panel.OUTPUT, default="mrlkit-output"
     )

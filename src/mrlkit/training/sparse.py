@@ -176,7 +176,9 @@ def router_mapping(config: FinetuneConfig, train: Dataset, source: str) -> dict[
 
 
 def sparse_training_extras(config: FinetuneConfig, train: Dataset, model: nn.Module) -> dict[str, Any]:
-    """Extra ``SparseEncoderTrainingArguments`` of the run (router mapping, static-embedding rate)."""
+    """Extra ``SparseEncoderTrainingArguments`` of the run (router mapping, static-embedding or CSR rate)."""
+    if config.model_type is ModelType.CSR and config.csr_learning_rate is not None:
+        return {"learning_rate_mapping": _autoencoder_rates(model, config.csr_learning_rate)}
     if config.model_type is not ModelType.INFERENCE_FREE_SPLADE:
         return {}
     from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding
@@ -315,3 +317,20 @@ class DenseView:
 def mining_model(config: FinetuneConfig, model: Any) -> Any:  # noqa: ANN401
     """The model hard negatives are mined with: the model itself, or its :class:`DenseView` if sparse."""
     return DenseView(model) if is_sparse(config) else model
+
+
+def _autoencoder_rates(model: nn.Module, rate: float) -> dict[str, float]:
+    """``learning_rate_mapping`` entries giving each SparseAutoEncoder parameter ``rate``.
+
+    CSR's autoencoder starts from random weights under a pretrained encoder: on a small dataset it needs
+    a higher rate than the encoder's fine-tuning rate. One anchored pattern per parameter, so no encoder
+    parameter (``...layer.3.attention...``) can match.
+    """
+    from sentence_transformers.sparse_encoder.modules import SparseAutoEncoder
+
+    return {
+        rf"(^|\.){re.escape(f'{name}.{param}')}$": rate
+        for name, module in model.named_modules()
+        if isinstance(module, SparseAutoEncoder)
+        for param, _ in module.named_parameters()
+    }
