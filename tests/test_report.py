@@ -102,6 +102,15 @@ def test_base_only_report(tmp_path):
     assert all(Path(path).stat().st_size > 0 for path in paths.values())
 
 
+def test_tuned_only_report_says_tuned(tmp_path):
+    """finetune without a base run: the single column holds the tuned model and is labelled so."""
+    report = Report(task="ir", dims=[256, 128, 64], base=TUNED, meta={"scores_of": "tuned"})
+    assert "| dim | tuned nDCG@10 | tuned retention % |" in report.to_markdown()
+    console = Console(record=True, width=120)
+    console.print(report.rich_table())
+    assert rich_header(console.export_text()) == ["dim", "tuned", "retention %"]
+
+
 def test_rich_table(report):
     console = Console(record=True, width=120)
     console.print(report.rich_table())

@@ -318,6 +318,7 @@ def finetune(
     if not base_metrics:  # base not evaluated: a single-model report of the tuned model
         base_metrics, tuned_report = tuned_metrics, None
         meta["note"] = "evaluate_base was off: the only scores are the tuned model's"
+        meta["scores_of"] = "tuned"  # the report's single column is the tuned model, not the base
     else:
         tuned_report = tuned_metrics
     report = Report(
