@@ -42,8 +42,7 @@ def plot_metric_vs_dim(report: Report, path: str | Path, metric: str | None = No
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     base = [report.base[dim][metric] for dim in dims]
-    single = report.meta.get("scores_of", "base") if report.tuned is None else "base"
-    axes.plot(dims, base, marker="o", color=BASE_COLOUR, linestyle="--", label=str(single))
+    axes.plot(dims, base, marker="o", color=BASE_COLOUR, linestyle="--", label=report.first_label)
     if report.tuned is not None and gains is not None:
         tuned = [report.tuned[dim][metric] for dim in dims]
         axes.plot(dims, tuned, marker="o", color=TUNED_COLOUR, linewidth=2, label="tuned (Matryoshka)")

@@ -57,14 +57,9 @@ def report_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _single_name(report: Report) -> str:
-    """Whose scores a single-model report holds: ``base``, or ``tuned`` (finetune without a base run)."""
-    return str(report.meta.get("scores_of", "base"))
-
-
 def _headline_header(report: Report, label: str) -> list[str]:
     if report.tuned is None:
-        name = _single_name(report)
+        name = report.first_label
         return ["dim", f"{name} {label}", f"{name} retention %"]
     return ["dim", f"base {label}", f"tuned {label}", "gain", "base retention %", "tuned retention %"]
 
@@ -159,7 +154,7 @@ def report_rich_table(report: Report, metric: str) -> Table:
         title = f"[bold red]{SELECTION_WARNING}[/bold red]\n{title}"
     table = Table(title=title, caption=_caption(report))
     table.add_column("dim", justify="right", style="bold")
-    table.add_column(_single_name(report) if report.tuned is None else "base", justify="right")
+    table.add_column(report.first_label, justify="right")
     base_retention = report.retention("base", metric)
     if report.tuned is None:
         table.add_column("retention %", justify="right")

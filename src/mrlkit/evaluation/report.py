@@ -72,6 +72,11 @@ class Report:
         return bool(self.meta.get("scored_on_selection_set"))
 
     @property
+    def first_label(self) -> str:
+        """Whose scores ``base`` holds: ``"base"``, or ``"tuned"`` in a finetune run without a base run."""
+        return "base" if self.tuned is not None else str(self.meta.get("scores_of", "base"))
+
+    @property
     def full_dim(self) -> int:
         """The largest evaluated dim, the reference of :meth:`retention`."""
         return self.dims[0]
