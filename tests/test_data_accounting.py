@@ -38,7 +38,9 @@ NEAR_COPIES = [
     ("Count the legs of a spider.", "Spiders have eight legs!", "Bread is baked."),
     ("Why is the sky blue?", "Sunlight scatters off air molecules.", "Spiders have eight legs."),
     ("How is bread made?", "Bread is baked from flour, water and yeast.", "The sky is blue."),
+    ("Which city is the capital of France?", "Paris is the capital of France?", "Bread is baked."),
 ]
+# two near-copies each for the Paris pairs: sentence-transformers >= 6.3 looks one candidate past range_max
 
 
 def _qpn(tmp_path: Path) -> Path:
@@ -91,19 +93,20 @@ def test_mining_counts_dropped_pairs_and_add_keeps_user_negatives(minilm, tmp_pa
     kw = {"range_min": 0, "range_max": 1, "relative_margin": 0.05, "batch_size": 8}
     replaced = mine_negatives(data, minilm, mode="replace", **kw)
     stats = replaced.stats["mining"]
+    n = len(NEAR_COPIES)
     out_pairs = set(zip(replaced.train["anchor"], replaced.train["positive"], strict=True))
-    assert stats["pairs_in"] == 6 and stats["pairs_dropped"] == 6 - len(out_pairs)
-    assert stats["pairs_dropped"] >= 1  # a near-copy outranks every real negative for some pairs
-    assert stats["user_negatives_replaced"] == 6
-    assert "6 of your negatives replaced by mined ones" in "\n".join(
+    assert stats["pairs_in"] == n and stats["pairs_dropped"] == n - len(out_pairs)
+    assert stats["pairs_dropped"] >= 1  # near-copies outrank every real negative for some pairs
+    assert stats["user_negatives_replaced"] == n
+    assert f"{n} of your negatives replaced by mined ones" in "\n".join(
         summary_lines({**_empty_accounting(), "hard_negatives": stats})
     )
 
     added = mine_negatives(data, minilm, mode="add", **kw)
     rows = [tuple(r.values()) for r in added.train.to_list()]
     user_rows = [tuple(r.values()) for r in user]
-    assert rows[:6] == user_rows  # every user row kept, as it was
-    assert set(rows[6:]) == {tuple(r.values()) for r in replaced.train.to_list()} - set(user_rows)
+    assert rows[:n] == user_rows  # every user row kept, as it was
+    assert set(rows[n:]) == {tuple(r.values()) for r in replaced.train.to_list()} - set(user_rows)
     assert (
         added.stats["mining"]["pairs_dropped"] == 0 and added.stats["mining"]["user_negatives_replaced"] == 0
     )
