@@ -167,6 +167,7 @@ def test_finetune_reports_exactly_what_trained(tiny_model_path: str, tmp_path: P
         "rows_cut_by_max_rows": 0,
         "rows_cut_by_max_train_rows": 0,
         "hard_negatives": None,
+        "teacher": None,
         "truncation": truncation,
         "train_rows": 7,
     }

@@ -63,12 +63,31 @@ def check_sparse(config: FinetuneConfig) -> None:
         raise ConfigError(
             "router_mapping is for --model-type inference-free-splade; drop it or set that type"
         )
+    check_teacher(config)
     if config.model_type is not ModelType.DENSE and (
         config.adaptor is not Adaptor.NONE or config.rotate is not Rotation.NONE or config.output_dim
     ):
         raise ConfigError(
             f"adaptor, rotate and output_dim act on dense Matryoshka models, not --model-type "
             f"{config.model_type.value}; drop them"
+        )
+
+
+def check_teacher(config: FinetuneConfig) -> None:
+    """A teacher distils into sparse models only, and replaces the in-batch-negatives loss."""
+    if config.teacher is None:
+        return
+    if not config.teacher.strip():
+        raise ConfigError("teacher is empty; give a cross-encoder's hub id or local folder, or drop it")
+    if config.model_type is ModelType.DENSE:
+        raise ConfigError(
+            "teacher distils a cross-encoder into a sparse model (--model-type splade, "
+            "inference-free-splade or csr), not a dense one; drop --teacher or set --model-type"
+        )
+    if config.loss not in (LossKind.AUTO, LossKind.MNRL):
+        raise ConfigError(
+            f"teacher trains with MarginMSE on the teacher's scores, which replaces loss "
+            f"{config.loss.value!r}; drop --loss (or use --loss mnrl)"
         )
 
 

@@ -70,6 +70,11 @@ class FinetuneConfig:
     csr_learning_rate: float | None = _help(
         "CSR: learning rate of the autoencoder (default: --learning-rate).", Panel.SPARSE, default=None
     )
+    teacher: str | None = _help(
+        "Sparse types: a cross-encoder whose scores the model learns (MarginMSE; needs negatives).",
+        Panel.SPARSE,
+        default=None,
+    )
     output_dir: str = _help(
         "Where the model, checkpoints, report and metrics.jsonl go.", Panel.OUTPUT, default="mrlkit-output"
     )

@@ -49,8 +49,8 @@ def truncation_stats(
 
 
 def text_cells(data: TrainingData) -> list[str]:
-    """Every text cell of the training rows (all columns but ``score``)."""
-    columns = [c for c in data.train.column_names if c != "score"]
+    """Every text cell of the training rows (all columns but ``score`` and a teacher's ``label``)."""
+    columns = [c for c in data.train.column_names if c not in ("score", "label")]
     return [text for column in columns for text in data.train[column]]
 
 
@@ -81,6 +81,7 @@ def data_accounting(data: TrainingData, truncation: dict[str, Any] | None) -> di
         "rows_cut_by_max_rows": stats.get("rows_cut_by_max_rows", 0),
         "rows_cut_by_max_train_rows": stats.get("rows_cut_by_max_train_rows", 0),
         "hard_negatives": stats.get("mining"),
+        "teacher": stats.get("teacher"),
         "truncation": truncation,
         "train_rows": len(data.train),
     }
@@ -128,6 +129,13 @@ def summary_lines(accounting: dict[str, Any]) -> list[str]:
         if mining["user_negatives_replaced"]:
             line += f"; {_n(mining['user_negatives_replaced'])} of your negatives replaced by mined ones"
         lines.append(line)
+    teacher = a.get("teacher")
+    if teacher:
+        lines.append(
+            f"teacher {teacher['model']} scored {_n(teacher['pairs_scored'])} (query, text) pairs: "
+            f"mean margin {teacher['mean_margin']:g}, {_n(teacher['negatives_above_positive'])} "
+            "negatives above their positive"
+        )
     truncation = a.get("truncation")
     if truncation:
         lines.append(

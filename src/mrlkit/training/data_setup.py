@@ -111,6 +111,15 @@ def mine_if_asked(config: FinetuneConfig, data: TrainingData, model: SentenceTra
     )
 
 
+def label_if_asked(config: FinetuneConfig, data: TrainingData) -> TrainingData:
+    """Add ``config.teacher``'s scores as each row's label (MarginMSE distillation), or return ``data``."""
+    if config.teacher is None:
+        return data
+    from mrlkit.training.teacher import add_teacher_scores
+
+    return add_teacher_scores(data, config.teacher, batch_size=config.eval_batch_size, source=config.data)
+
+
 def account(data: TrainingData, model: SentenceTransformer) -> dict[str, Any]:
     """:func:`~mrlkit.data.accounting.data_accounting` of the rows about to train, truncation included."""
     tokenizer = getattr(model, "tokenizer", None)

@@ -28,6 +28,7 @@ from mrlkit.training.cpu_kernels import cpu_training_kernels, kernels_apply
 from mrlkit.training.data_setup import (
     account,
     dev_evaluator,
+    label_if_asked,
     load_training_data,
     mine_if_asked,
     test_set_of,
@@ -284,9 +285,9 @@ def finetune(
             on_base_done(base_metrics)
     lr_mapping = _rotate(config, plan)
     data = plan.data
-    plan.data = on_main_then_share(
-        lambda: mine_if_asked(config, data, mining_model(config, plan.model))
-    )  # same rows on every rank
+    plan.data = on_main_then_share(  # mined negatives, then the teacher's scores; same rows on every rank
+        lambda: label_if_asked(config, mine_if_asked(config, data, mining_model(config, plan.model)))
+    )
     accounting = account(plan.data, plan.model)
     for line in summary_lines(accounting):
         logger.info("data: %s", line)
@@ -368,6 +369,7 @@ def _run_meta(
             else ""
         ),
         "margin": config.margin or None,
+        "teacher": plan.data.stats.get("teacher"),
         "scale": loss_scale(config, sparse_mnrl=is_sparse(config) and plan.loss_kind is LossKind.MNRL),
         "output_dim": config.output_dim,
         "rotate": config.rotate.value,

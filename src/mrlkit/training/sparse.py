@@ -137,11 +137,18 @@ def loss_kind_of(config: FinetuneConfig, data_kind: DataKind) -> LossKind:
 
 
 def build_sparse_loss(model: Any, config: FinetuneConfig, loss_kind: LossKind) -> nn.Module:  # noqa: ANN401
-    """SpladeLoss (SPLADE types) or CSRLoss (CSR) around a sparse MNRL or CoSENT loss."""
+    """SpladeLoss (SPLADE types) or CSRLoss (CSR) around a sparse MNRL, CoSENT or (teacher) MarginMSE loss."""
     from sentence_transformers.sparse_encoder import losses
 
-    if loss_kind is LossKind.COSENT:
-        base: nn.Module = losses.SparseCoSENTLoss(model, scale=loss_scale(config))
+    if config.teacher is not None:
+        if loss_kind is LossKind.COSENT:
+            raise ConfigError(
+                "teacher needs (query, positive, negative) rows to score, but the data is scored pairs; "
+                "drop --teacher or give pairs or triplets"
+            )
+        base: nn.Module = losses.SparseMarginMSELoss(model)  # on the teacher's scores (training/teacher.py)
+    elif loss_kind is LossKind.COSENT:
+        base = losses.SparseCoSENTLoss(model, scale=loss_scale(config))
     else:
         base = losses.SparseMultipleNegativesRankingLoss(model, scale=loss_scale(config, sparse_mnrl=True))
     if config.model_type is ModelType.CSR:
