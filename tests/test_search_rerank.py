@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from mrlkit.errors import ConfigError
 from mrlkit.search.index import Hit
 from mrlkit.search.rerank import Reranker
-from mrlkit.training.reranker import RerankerConfig, labelled_pairs, train_reranker
+from mrlkit.training.reranker import (
+    RerankerConfig,
+    _metrics_table,
+    labelled_pairs,
+    rerank_metrics,
+    train_reranker,
+)
 
 BEIR = Path(__file__).parent / "fixtures" / "data" / "beir"
 
@@ -53,6 +60,22 @@ def test_labelled_pairs_from_triplets_and_scores():
     assert list(zip(out["passage"], out["label"], strict=True)) == [("p", 1.0), ("n1", 0.0), ("n2", 0.0)]
     scored = Dataset.from_dict({"sentence1": ["a"], "sentence2": ["b"], "score": [0.25]})
     assert labelled_pairs(scored)["label"] == [0.25]
+
+
+def test_rerank_metrics_keep_first_stage_and_reranked_apart(tiny_cross_encoder, monkeypatch):
+    """First stage ranks the positive 3rd; a reranker that puts it 1st scores 1.0 (trec-style by hand)."""
+    samples = [{"query": "q", "positive": ["pos"], "documents": ["n1", "n2", "pos", "n3"]}]
+
+    def predict(pairs, **_):
+        return np.array([1.0 if text == "pos" else 0.0 for _, text in pairs])
+
+    monkeypatch.setattr(tiny_cross_encoder, "predict", predict)
+    got = rerank_metrics(tiny_cross_encoder, samples, batch_size=4)
+    assert got["ndcg@10"] == pytest.approx(1.0) and got["mrr@10"] == pytest.approx(1.0)
+    assert got["base_ndcg@10"] == pytest.approx(1 / np.log2(4))  # rank 3: 1 / log2(3 + 1), ideal 1
+    assert got["base_mrr@10"] == pytest.approx(1 / 3) and got["base_map"] == pytest.approx(1 / 3)
+    table = _metrics_table(got, got)
+    assert table["first_stage"]["ndcg@10"] == pytest.approx(0.5) and table["tuned_reranker"]["ndcg@10"] == 1.0
 
 
 def test_train_reranker_few_steps(tmp_path, tiny_model_path, tiny_cross_encoder):

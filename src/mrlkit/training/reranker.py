@@ -138,7 +138,9 @@ def rerank_metrics(model: CrossEncoder, samples: list[dict[str, Any]], batch_siz
     evaluator = CrossEncoderRerankingEvaluator(
         samples, at_k=10, always_rerank_positives=False, batch_size=batch_size, show_progress_bar=False
     )
-    return {key.split("_", 1)[-1] if "_" in key else key: float(v) for key, v in evaluator(model).items()}
+    # keys: "ndcg@10", ... reranked and "base_ndcg@10", ... first stage, behind the evaluator's name if any
+    prefix = f"{evaluator.name}_" if evaluator.name else ""
+    return {key.removeprefix(prefix): float(v) for key, v in evaluator(model).items()}
 
 
 def _load_cross_encoder(name: str, max_length: int) -> CrossEncoder:
