@@ -71,6 +71,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--csr-autoencoder-lr", type=float, default=None, help="CSR autoencoder's rate (default: --csr-lr)"
     )
+    p.add_argument("--hard-negatives", type=int, default=0, help="SPLADE types: mined negatives per pair")
+    p.add_argument(
+        "--teacher", default=None, help="SPLADE types: cross-encoder to distil (needs --hard-negatives)"
+    )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-seq-length", type=int, default=256)
     p.add_argument("--eval-corpus-size", type=int, default=1000, help="dev corpus cap per evaluation")
@@ -302,9 +306,12 @@ def main() -> None:
     console.print(f"{len(corpus)} documents, {len(qrels)} test queries; training in {out}")
     dense = dense_system(args, ctx, out)
     models, training = {}, {}
+    splade_extra: dict[str, Any] = {"hard_negatives": args.hard_negatives, "teacher": args.teacher}
+    if args.teacher and args.hard_negatives > 1:
+        splade_extra["hard_negatives_layout"] = "n-tuple"  # one row per pair, as the selection run had
     for kind, extra in (
-        ("splade", {}),
-        ("inference_free_splade", {}),
+        ("splade", splade_extra),
+        ("inference_free_splade", splade_extra),
         (
             "csr",
             {
