@@ -15,6 +15,7 @@ from mrlkit.search.rerank import Reranker
 from mrlkit.training.reranker import (
     RerankerConfig,
     _metrics_table,
+    balance_weight,
     labelled_pairs,
     rerank_metrics,
     train_reranker,
@@ -78,6 +79,15 @@ def test_rerank_metrics_keep_first_stage_and_reranked_apart(tiny_cross_encoder, 
     assert table["first_stage"]["ndcg@10"] == pytest.approx(0.5) and table["tuned_reranker"]["ndcg@10"] == 1.0
 
 
+def test_positive_weight_balances_the_pairs_and_bad_values_are_refused():
+    assert balance_weight({"positive_pairs": 760, "training_pairs": 2742}) == pytest.approx(1982 / 760)
+    assert balance_weight({"positive_pairs": 0, "training_pairs": 5}) == 5.0  # no positive: no division by 0
+    with pytest.raises(ConfigError, match="pos_weight must be > 0"):
+        RerankerConfig(data="x", pos_weight=0)
+    with pytest.raises(ConfigError, match=r"warmup_ratio must be in \[0, 1\)"):
+        RerankerConfig(data="x", warmup_ratio=1.0)
+
+
 def test_train_reranker_few_steps(tmp_path, tiny_model_path, tiny_cross_encoder):
     cfg = RerankerConfig(
         data=str(BEIR),
@@ -96,6 +106,10 @@ def test_train_reranker_few_steps(tmp_path, tiny_model_path, tiny_cross_encoder)
     assert set(report["metrics"]) == {"first_stage", "base_reranker", "tuned_reranker"}
     assert 0.0 <= report["metrics"]["tuned_reranker"]["ndcg@10"] <= 1.0
     assert report["meta"]["steps"] == 3
+    pairs = report["meta"]["data"]
+    assert report["meta"]["pos_weight"] == pytest.approx(
+        (pairs["training_pairs"] - pairs["positive_pairs"]) / pairs["positive_pairs"]
+    )
     assert report["meta"]["train_loss"] > 0
     assert "| tuned_reranker |" in (tmp_path / "rr" / "report.md").read_text()
     from sentence_transformers import CrossEncoder

@@ -32,9 +32,16 @@ def train_reranker_command(
         float | None,
         typer.Option(help="Mined negatives score this fraction below the positive (default: 0.05)."),
     ] = None,
-    epochs: Annotated[float | None, typer.Option(help="Training epochs (default: 1).")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Training epochs (default: 3).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Training batch size (default: 16).")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Learning rate (default: 2e-5).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Learning rate (default: 5e-5).")] = None,
+    warmup_ratio: Annotated[
+        float | None, typer.Option(help="Share of steps over which the rate rises from 0 (default: 0.1).")
+    ] = None,
+    pos_weight: Annotated[
+        float | None,
+        typer.Option(help="Weight of positive pairs in the loss (default: negatives per positive)."),
+    ] = None,
     max_steps: Annotated[
         int | None, typer.Option(help="Stop after this many steps (default: the epochs).")
     ] = None,
@@ -59,6 +66,8 @@ def train_reranker_command(
         "epochs": epochs,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
+        "warmup_ratio": warmup_ratio,
+        "pos_weight": pos_weight,
         "max_steps": max_steps,
         "max_length": max_length,
         "seed": seed,

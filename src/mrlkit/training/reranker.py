@@ -55,9 +55,14 @@ class RerankerConfig:
     mining_margin: float = _help(
         "A mined negative must score this fraction below the positive (0: no check).", default=0.05
     )
-    epochs: float = _help("Training epochs.", default=1.0)
+    epochs: float = _help("Training epochs.", default=3.0)
     batch_size: int = _help("Training batch size (pairs).", default=16)
-    learning_rate: float = _help("Peak learning rate.", default=2e-5)
+    learning_rate: float = _help("Peak learning rate.", default=5e-5)
+    warmup_ratio: float = _help("Share of the steps over which the rate rises from 0.", default=0.1)
+    pos_weight: float | None = _help(
+        "Weight of positive pairs in the loss (default: negatives per positive, so both count alike).",
+        default=None,
+    )
     max_steps: int = _help("Stop after this many steps (-1: run the epochs).", default=-1)
     max_length: int = _help("Tokens per (query, passage) pair.", default=256)
     seed: int = _help("Seed of training and data splits.", default=42)
@@ -68,6 +73,10 @@ class RerankerConfig:
         for name in ("first_stage_k", "num_negatives", "batch_size", "max_length"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+        if self.pos_weight is not None and self.pos_weight <= 0:
+            raise ConfigError(f"pos_weight must be > 0 (or unset), got {self.pos_weight!r}")
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise ConfigError(
                 f"epochs and learning_rate must be > 0, got {self.epochs}, {self.learning_rate}"
@@ -220,6 +229,16 @@ def _training_rows(cfg: RerankerConfig, data: TrainingData) -> tuple[Dataset, di
     return pairs, info
 
 
+def balance_weight(info: dict[str, Any]) -> float:
+    """Negatives per positive among the training pairs: the positive weight that makes both count alike.
+
+    Without it, on a few thousand pairs with 3 negatives each, the head can settle on the share of
+    positives (a constant score, useless for ranking) before it learns relevance.
+    """
+    positives, total = info["positive_pairs"], info["training_pairs"]
+    return max(total - positives, 1) / max(positives, 1)
+
+
 def train_reranker(cfg: RerankerConfig) -> RerankerResult:
     """Train a cross-encoder on ``cfg.data`` and write ``model/``, ``report.md`` and ``report.json``.
 
@@ -227,6 +246,7 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
         ConfigError: No data, or an existing output folder without ``overwrite``.
         DataError: Bad training data (see :func:`mrlkit.data.load_data`).
     """
+    import torch
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
@@ -253,6 +273,7 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate,
+        warmup_ratio=cfg.warmup_ratio,
         seed=cfg.seed,
         save_strategy="no",
         logging_steps=10,
@@ -260,9 +281,9 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
         report_to="none",
         dataloader_pin_memory=False,
     )
-    trainer = CrossEncoderTrainer(
-        model=model, args=args, train_dataset=pairs, loss=BinaryCrossEntropyLoss(model)
-    )
+    pos_weight = cfg.pos_weight or balance_weight(info)
+    loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(pos_weight))
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=pairs, loss=loss)
     train_output = trainer.train()
     tuned = rerank_metrics(model, samples, cfg.batch_size) if samples else {}
     model_path = _save_atomic(model, out / "model")
@@ -272,6 +293,7 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
         "config": asdict(cfg),
         "data": {"source": data.source, "kind": data.kind.value, **info},
         "test_queries": len(samples),
+        "pos_weight": pos_weight,
         "train_loss": float(train_output.training_loss),
         "steps": int(train_output.global_step),
         "seconds": round(time.time() - started, 1),
