@@ -9,8 +9,9 @@ from conftest import FIXTURES
 from mrlkit import FinetuneConfig, finetune
 from mrlkit.data import load_data
 from mrlkit.data.accounting import summary_lines
+from mrlkit.data.types import negative_columns
 from mrlkit.errors import ConfigError, DataError
-from mrlkit.training.teacher import add_teacher_scores, negative_columns
+from mrlkit.training.teacher import add_teacher_scores
 
 PAIRS = str(FIXTURES / "data" / "pairs.jsonl")
 TRIPLETS = FIXTURES / "data" / "triplets.csv"
@@ -74,8 +75,8 @@ def test_n_tuple_rows_get_one_score_per_text():
             "negative_1": ["n1"],
         }
     )
-    assert negative_columns(rows) == ["negative_1", "negative_2", "negative_10"]
-    assert negative_columns(Dataset.from_dict({"anchor": ["q"], "positive": ["p"]})) == []
+    assert negative_columns(rows.column_names) == ["negative_1", "negative_2", "negative_10"]
+    assert negative_columns(Dataset.from_dict({"anchor": ["q"], "positive": ["p"]}).column_names) == []
 
 
 def test_pairs_without_negatives_are_refused_before_anything_is_written(

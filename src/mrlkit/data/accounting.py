@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mrlkit.data.types import TrainingData
+from mrlkit.data.types import LABEL_COLUMNS, TrainingData
 
 
 def truncation_stats(
@@ -50,7 +50,7 @@ def truncation_stats(
 
 def text_cells(data: TrainingData) -> list[str]:
     """Every text cell of the training rows (all columns but ``score`` and a teacher's ``label``)."""
-    columns = [c for c in data.train.column_names if c not in ("score", "label")]
+    columns = [c for c in data.train.column_names if c not in LABEL_COLUMNS]
     return [text for column in columns for text in data.train[column]]
 
 

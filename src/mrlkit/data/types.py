@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from datasets import Dataset
+
+# columns the trainers read as the label, never as text
+LABEL_COLUMNS = ("score", "label")
+
+
+def negative_columns(columns: Sequence[str]) -> list[str]:
+    """The negative columns of a row layout: ``negative``, or ``negative_1``, ``negative_2``, ... in order."""
+    if "negative" in columns:
+        return ["negative"]
+    numbered = [c for c in columns if re.fullmatch(r"negative_\d+", c)]
+    return sorted(numbered, key=lambda c: int(c.split("_")[1]))
 
 
 class DataKind(str, Enum):

@@ -33,7 +33,7 @@ from torch.nn.utils import parametrizations, parametrize
 from torch.utils.data import BatchSampler, RandomSampler
 
 from mrlkit.config import Adaptor, LossKind
-from mrlkit.data.types import DataKind
+from mrlkit.data.types import LABEL_COLUMNS, DataKind
 from mrlkit.errors import ConfigError
 from mrlkit.training.losses import build_loss
 from mrlkit.training.rotation import add_rotation, output_slot, square_layer
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from mrlkit.evaluation.base import MatryoshkaEvaluator
 
 logger = logging.getLogger(__name__)
-LABEL_COLUMNS = ("score", "label")
 
 
 class CachedEmbeddings(InputModule):

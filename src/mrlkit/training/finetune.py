@@ -370,7 +370,9 @@ def _run_meta(
         ),
         "margin": config.margin or None,
         "teacher": plan.data.stats.get("teacher"),
-        "scale": loss_scale(config, sparse_mnrl=is_sparse(config) and plan.loss_kind is LossKind.MNRL),
+        "scale": None  # MarginMSE on the teacher's scores has no scale
+        if config.teacher
+        else loss_scale(config, sparse_mnrl=is_sparse(config) and plan.loss_kind is LossKind.MNRL),
         "output_dim": config.output_dim,
         "rotate": config.rotate.value,
         "freeze_encoder": config.freeze_encoder,

@@ -101,12 +101,14 @@ def labelled_pairs(train: Dataset) -> Dataset:
     """
     from datasets import Dataset
 
+    from mrlkit.data.types import negative_columns
+
     columns = train.column_names
     if "score" in columns:
         return Dataset.from_dict(
             {"query": train["sentence1"], "passage": train["sentence2"], "label": train["score"]}
         )
-    negatives = [c for c in columns if c == "negative" or c.startswith("negative_")]
+    negatives = negative_columns(columns)
     seen: set[tuple[str, str]] = set()
     rows: dict[str, list[Any]] = {"query": [], "passage": [], "label": []}
     for row in train:
@@ -192,11 +194,11 @@ def index_negatives(data: TrainingData, index_path: str, num_negatives: int, ski
 
 
 def _training_rows(cfg: RerankerConfig, data: TrainingData) -> tuple[Dataset, dict[str, Any]]:
-    from mrlkit.data.types import DataKind
+    from mrlkit.data.types import DataKind, negative_columns
 
     info: dict[str, Any] = {"negatives": "from the data"}
     columns = data.train.column_names
-    needs_negatives = data.kind is not DataKind.SCORED and not any(c.startswith("negative") for c in columns)
+    needs_negatives = data.kind is not DataKind.SCORED and not negative_columns(columns)
     if needs_negatives and cfg.negatives_index:
         data = index_negatives(data, cfg.negatives_index, cfg.num_negatives)
         info = {"negatives": f"top hits of index {cfg.negatives_index}", "rows_after_mining": len(data.train)}

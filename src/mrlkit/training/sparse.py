@@ -22,14 +22,13 @@ from torch import nn
 
 from mrlkit.config import FinetuneConfig, LossKind, ModelType
 from mrlkit.config.finetune import loss_scale
-from mrlkit.data.types import DataKind, TrainingData
+from mrlkit.data.types import LABEL_COLUMNS, DataKind, TrainingData
 from mrlkit.errors import ConfigError
 from mrlkit.models.resolve import DEFAULT_MODEL, DEFAULT_SPARSE_MODEL, resolve_model
 
 logger = logging.getLogger(__name__)
 
 SPARSE_MODULES = ("SpladePooling", "SparseStaticEmbedding", "SparseAutoEncoder")
-LABEL_COLUMNS = ("score", "label")
 
 
 def is_sparse(config: FinetuneConfig) -> bool:

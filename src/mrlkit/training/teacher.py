@@ -10,24 +10,13 @@ can be any ``CrossEncoder``, e.g. the one ``mrlkit train-reranker`` writes.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import TYPE_CHECKING
 
+from mrlkit.data.types import negative_columns
 from mrlkit.errors import DataError
 
 if TYPE_CHECKING:
-    from datasets import Dataset
-
     from mrlkit.data.types import TrainingData
-
-
-def negative_columns(train: Dataset) -> list[str]:
-    """The negative columns of a row layout: ``negative`` or ``negative_1``, ``negative_2``, ..."""
-    names = train.column_names
-    if "negative" in names:
-        return ["negative"]
-    numbered = [c for c in names if re.fullmatch(r"negative_\d+", c)]
-    return sorted(numbered, key=lambda c: int(c.split("_")[1]))
 
 
 def add_teacher_scores(
@@ -43,7 +32,7 @@ def add_teacher_scores(
     from mrlkit.search.rerank import Reranker
 
     train = data.train
-    negatives = negative_columns(train)
+    negatives = negative_columns(train.column_names)
     if not negatives or "anchor" not in train.column_names or "positive" not in train.column_names:
         raise DataError(
             f"teacher needs (query, positive, negative) rows, got columns {train.column_names}",
