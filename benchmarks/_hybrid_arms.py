@@ -1,6 +1,6 @@
 """The systems ``hybrid_quality.py`` compares, and a reranker that scores each (query, document) once.
 
-Every system returns, per test query, its top ``k`` document ids with their texts: BM25, dense exact,
+Every system returns, per test query, its top ``k`` index rows with their scores: BM25, dense exact,
 dense funnel, RRF hybrid (k = 60, equal weights) and the weighted hybrid (fusion tuned on a dev set).
 """
 
@@ -16,11 +16,12 @@ from mrlkit.search import Index, IndexConfig
 from mrlkit.search.bm25 import BM25Config, BM25Searcher, build_bm25
 from mrlkit.search.hybrid import FusionSettings, fuse_runs, retrieve_runs
 from mrlkit.search.metrics import mean_metric
-from mrlkit.search.rerank import Reranker
+from mrlkit.search.rerank import Reranker, mix_scores
 from mrlkit.search.tune import tune_index
 
 METRICS = ("ndcg@10", "recall@100")
 Ranked = dict[str, list[int]]  # query id -> index rows, best first
+Scored = list[tuple[int, float]]  # (index row, the system's score), best first
 
 
 _OPENED: dict[Path, tuple[Index, float]] = {}
@@ -54,21 +55,30 @@ def open_or_build(path: Path, data: Path, model: str, tune_k: int = 0) -> tuple[
     return _OPENED[path]
 
 
-def system_runs(idx: Index, texts: list[str], weighted: FusionSettings, k: int = 100) -> dict[str, list]:
-    """Each system's top ``k`` rows per query (lists in ``texts`` order); queries are encoded once."""
+def _scored(rows: Any, values: Any) -> list[Scored]:
+    return [
+        [(int(r), float(v)) for r, v in zip(row, vals, strict=True) if r >= 0]
+        for row, vals in zip(rows, values, strict=True)
+    ]
+
+
+def system_runs(
+    idx: Index, texts: list[str], weighted: FusionSettings, k: int = 100
+) -> dict[str, list[Scored]]:
+    """Each system's top ``k`` (row, score) per query (lists in ``texts`` order); queries encoded once."""
     vectors = idx.encoder.encode(texts, batch_size=idx.config.batch_size, query=True)
-    bm25_rows, _ = BM25Searcher.load(idx).search(texts, k, idx.alive)
-    out: dict[str, list] = {"bm25": [[int(r) for r in row if r >= 0] for row in bm25_rows]}
+    out: dict[str, list[Scored]] = {"bm25": _scored(*BM25Searcher.load(idx).search(texts, k, idx.alive))}
     for mode in ("exact", "funnel"):
-        rows, _ = idx.search_vectors(vectors, k=k, mode=mode)
-        out[f"dense_{mode}"] = [[int(r) for r in row if r >= 0] for row in rows]
+        out[f"dense_{mode}"] = _scored(*idx.search_vectors(vectors, k=k, mode=mode))
     rrf = FusionSettings()
     runs = retrieve_runs(idx, texts, rrf, vectors=vectors)
     for name, settings in (("hybrid_rrf", rrf), ("hybrid_weighted", weighted)):
         # a tuned setting may use other candidates or another dense mode than RRF's defaults
         same = (settings.candidates, settings.dense_mode) == (rrf.candidates, rrf.dense_mode)
         these = runs if same else retrieve_runs(idx, texts, settings, vectors=vectors)
-        out[name] = [[row for row, _ in top] for top in fuse_runs(these, settings, k)]
+        out[name] = [
+            [(int(row), float(score)) for row, score in top] for top in fuse_runs(these, settings, k)
+        ]
     return out
 
 
@@ -78,15 +88,17 @@ def scores(ranked: Mapping[str, list[str]], qrels: Mapping[str, Mapping[str, int
 
 
 class CachedReranker:
-    """A :class:`Reranker` whose (query, document) scores are kept: systems share most candidates.
+    """A :class:`Reranker` whose (query, document) logits are kept: systems share most candidates.
 
-    The scores do not depend on the first stage, so one cache serves every system and every model of a
-    dataset. Reranking reorders the first ``top_n`` hits and keeps the rest after them, so Recall@100 is
-    the first stage's when ``top_n`` >= 100.
+    The logits do not depend on the first stage, so one cache serves every system and every model of a
+    dataset. Reranking reorders the first ``top_n`` hits by :func:`mix_scores` of the logits and the
+    system's own scores at the reranker's weight (``weight``, else the one stored with the model, else 1)
+    and keeps the rest after them, so Recall@100 is the first stage's when ``top_n`` >= 100.
     """
 
-    def __init__(self, model: str, top_n: int, batch_size: int = 32) -> None:
-        self.reranker = Reranker(model, batch_size=batch_size)
+    def __init__(self, model: str, top_n: int, batch_size: int = 32, weight: float | None = None) -> None:
+        self.reranker = Reranker(model, batch_size=batch_size, weight=weight)
+        self.weight = self.reranker.weight
         self.top_n = top_n
         self.cache: dict[tuple[str, str, str], float] = {}
         self.scored = 0
@@ -106,15 +118,19 @@ class CachedReranker:
         with tqdm(total=pairs, desc=f"rerank {dataset}", unit="pair", disable=pairs == 0) as bar:
             for qid, docs in todo.items():
                 texts = [idx.text(row) or "" for row in docs.values()]
-                for doc, score in zip(docs, self.reranker.score(queries[qid], texts), strict=True):
+                logits = self.reranker.score(queries[qid], texts, raw=True)
+                for doc, score in zip(docs, logits, strict=True):
                     self.cache[(dataset, qid, doc)] = score
                 bar.update(len(docs))
         self.scored += pairs
 
-    def rerank(self, dataset: str, qid: str, ids: list[str]) -> list[str]:
-        """``ids`` with the first ``top_n`` reordered by cross-encoder score (stable for ties)."""
+    def rerank(self, dataset: str, qid: str, ids: list[str], first: list[float]) -> list[str]:
+        """``ids`` (first-stage ``first`` scores) with the first ``top_n`` reordered (stable for ties)."""
         head, tail = ids[: self.top_n], ids[self.top_n :]
-        return sorted(head, key=lambda doc: -self.cache[(dataset, qid, doc)]) + tail
+        cross = [self.cache[(dataset, qid, doc)] for doc in head]
+        mixed = mix_scores(cross, first[: self.top_n], self.weight)
+        order = sorted(range(len(head)), key=lambda i: -mixed[i])
+        return [head[i] for i in order] + tail
 
 
 def reranker_report(model: str) -> dict[str, Any]:

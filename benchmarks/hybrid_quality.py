@@ -8,7 +8,9 @@ The weighted hybrid's fusion (method and weights) is tuned per model with ``tune
 split of ``--dev-data``'s train qrels (default: the first folder with ``qrels/train.tsv``; the 10% of its
 train queries, seed 42, that ``mrlkit finetune`` and ``mrlkit train-reranker`` hold out), never on
 test, and applied unchanged to every folder. With ``--reranker`` (a cross-encoder trained by
-``mrlkit train-reranker`` on SciFact train), each system's top ``--rerank-top-n`` is reranked too.
+``mrlkit train-reranker`` on SciFact train), each system's top ``--rerank-top-n`` is reranked too, by
+the reranker's score mixed with the system's own at the weight train-reranker tuned on its dev split
+(``--rerank-weight`` to override; 1: the reranker alone).
 The top-level ``<dataset>`` keys of the result hold the ``--headline`` model's systems.
 
     python benchmarks/hybrid_quality.py --data ../shared/datasets/scifact --name hybrid_quality_base
@@ -57,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reranker", default=None, help="cross-encoder (e.g. mrlkit train-reranker's model/)")
     p.add_argument("--rerank-top-n", type=int, default=100)
     p.add_argument("--rerank-batch-size", type=int, default=32)
+    p.add_argument(
+        "--rerank-weight",
+        type=float,
+        default=None,
+        help="reranker's share of the score, 0-1 (default: the weight stored with it, else 1)",
+    )
     p.add_argument("--headline", default=None, help="model label of the top-level keys (default: the last)")
     p.add_argument("--name", default="hybrid_quality")
     add_overwrite_argument(p)
@@ -110,7 +118,14 @@ def evaluate(
     qids = list(qrels)
     start = time.perf_counter()
     runs = system_runs(idx, [queries[q] for q in qids], weighted)
-    ranked = {name: dict(zip(qids, rows, strict=True)) for name, rows in runs.items()}
+    ranked = {
+        name: {q: [r for r, _ in top] for q, top in zip(qids, tops, strict=True)}
+        for name, tops in runs.items()
+    }
+    first = {
+        name: {q: [s for _, s in top] for q, top in zip(qids, tops, strict=True)}
+        for name, tops in runs.items()
+    }
     results = {
         name: scores({q: [idx.ids[r] for r in rows] for q, rows in by_q.items()}, qrels)
         for name, by_q in ranked.items()
@@ -121,7 +136,8 @@ def evaluate(
         rerank.prefetch(data.name, idx, queries, ranked)
         for name, by_q in list(ranked.items()):
             reranked = {
-                q: rerank.rerank(data.name, q, [idx.ids[r] for r in rows]) for q, rows in by_q.items()
+                q: rerank.rerank(data.name, q, [idx.ids[r] for r in rows], first[name][q])
+                for q, rows in by_q.items()
             }
             results[f"{name}+rerank"] = scores(reranked, qrels)
         seconds["rerank"] = round(time.perf_counter() - start, 1)
@@ -165,12 +181,24 @@ def with_aliases(results: dict[str, dict[str, float]]) -> dict[str, dict[str, fl
     return out
 
 
+def _weight_source(args: argparse.Namespace) -> str:
+    from mrlkit.search.rerank import stored_weight
+
+    if args.rerank_weight is not None:
+        return "--rerank-weight"
+    if stored_weight(args.reranker) is not None:
+        return "tuned by mrlkit train-reranker on its dev split, stored with the model"
+    return "default (no weight stored with the model): the reranker alone"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     check_writable(args.name, args.overwrite)
     dev_queries, dev_qrels, dev_source = dev_set(args)
     rerank = (
-        CachedReranker(args.reranker, args.rerank_top_n, args.rerank_batch_size) if args.reranker else None
+        CachedReranker(args.reranker, args.rerank_top_n, args.rerank_batch_size, args.rerank_weight)
+        if args.reranker
+        else None
     )
     by_model: dict[str, dict[str, Any]] = {}
     tuned_on: dict[str, Any] = {}
@@ -210,6 +238,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             {
                 "model": args.reranker,
                 "top_n": args.rerank_top_n,
+                "weight": rerank.weight,
+                "weight_from": _weight_source(args),
                 "pairs_scored": rerank.scored,
                 **reranker_report(args.reranker),
             }

@@ -90,3 +90,24 @@ def test_hybrid_quality_quick(tmp_path, beir, tiny_model_path, monkeypatch):
 
 def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+
+
+def test_hybrid_quality_rerank_weight_zero_keeps_each_first_stage(
+    tmp_path, beir, tiny_model_path, monkeypatch
+):
+    """Weight 0: the reranked lists are the systems' own, so every +rerank score equals its system's."""
+    import _common
+    import hybrid_quality
+    from sentence_transformers import CrossEncoder
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+    CrossEncoder(tiny_model_path, num_labels=1, max_length=64).save_pretrained(str(tmp_path / "ce"))
+    payload = hybrid_quality.main(
+        [
+            "--data", str(beir), "--model", f"tiny={tiny_model_path}", "--index-root", str(tmp_path / "idx"),
+            "--reranker", str(tmp_path / "ce"), "--rerank-top-n", "5", "--rerank-weight", "0", "--name", "t",
+        ]
+    )  # fmt: skip
+    assert payload["reranker"]["weight"] == 0.0 and payload["reranker"]["weight_from"] == "--rerank-weight"
+    for system in ("bm25", "dense_exact", "dense_funnel", "hybrid_rrf", "hybrid_weighted"):
+        assert payload["scifact"][f"{system}+rerank"] == payload["scifact"][system], system

@@ -49,9 +49,16 @@ def train_reranker_command(
         int | None, typer.Option(help="Tokens per (query, passage) pair (default: 256).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: 42).")] = None,
+    evaluate_base: Annotated[
+        bool, typer.Option(help="Also score the untrained reranker (as long as scoring the trained one).")
+    ] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace the model and report in --output-dir.")] = False,
 ) -> None:
-    """Train a cross-encoder reranker; report nDCG@10 of the first stage's top 100 before and after."""
+    """Train a cross-encoder reranker; report nDCG@10 of the first stage's top 100 before and after.
+
+    The share of the reranker in the final score (against the first stage's) is tuned on the dev split
+    and stored with the model; `mrlkit search --rerank` and `mrlkit serve` use it.
+    """
     from mrlkit.cli.app import _quiet_libraries, _user_errors
     from mrlkit.training.reranker import RerankerConfig, train_reranker
 
@@ -71,6 +78,7 @@ def train_reranker_command(
         "max_steps": max_steps,
         "max_length": max_length,
         "seed": seed,
+        "evaluate_base": evaluate_base,
     }
     with _user_errors():
         cfg = RerankerConfig(
@@ -81,7 +89,8 @@ def train_reranker_command(
         )
         result = train_reranker(cfg)
     for name, row in result.metrics.items():
-        console.print(f"{name:>15}  nDCG@10 {row['ndcg@10']:.4f}  MRR@10 {row['mrr@10']:.4f}")
+        console.print(f"{name:>20}  nDCG@10 {row['ndcg@10']:.4f}  MRR@10 {row['mrr@10']:.4f}")
+    console.print(f"rerank weight {result.meta['rerank_weight']['weight']} (stored with the model)")
     console.print(f"model: [bold]{result.model_path}[/bold]   report: {result.output_dir / 'report.md'}")
 
 

@@ -275,6 +275,10 @@ def search_command(
     ] = None,
     rerank: Annotated[str | None, typer.Option(help="Cross-encoder (hub id or folder) reranking.")] = None,
     rerank_top_n: Annotated[int, typer.Option(help="First-stage hits the reranker scores.")] = 100,
+    rerank_weight: Annotated[
+        float | None,
+        typer.Option(help="Reranker's share of the score, 0-1 (default: the one stored with it, else 1)."),
+    ] = None,
     backend: Annotated[str, typer.Option(help="builtin, or qdrant (the index's Qdrant copy).")] = "builtin",
     model_backend: Annotated[
         str | None, typer.Option(help=MODEL_BACKEND_HELP + " Default: the index's.")
@@ -326,7 +330,8 @@ def search_command(
         if rerank:
             from mrlkit.search.rerank import Reranker
 
-            hits = Reranker(rerank).rerank([query], [hits], k=k, top_n=rerank_top_n)[0]
+            reranker = Reranker(rerank, weight=rerank_weight)
+            hits = reranker.rerank([query], [hits], k=k, top_n=rerank_top_n)[0]
         hits = hits[:k]
         seconds = time.perf_counter() - start
     if as_json:

@@ -19,6 +19,10 @@ def serve_command(
         Path | None, typer.Option(help="File whose first line is the API key (else $MRLKIT_API_KEY).")
     ] = None,
     rerank_model: Annotated[str | None, typer.Option(help="Cross-encoder for rerank: true requests.")] = None,
+    rerank_weight: Annotated[
+        float | None,
+        typer.Option(help="Reranker's share of the score, 0-1 (default: the one stored with it, else 1)."),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Server processes, each loading the index.")] = 1,
     max_batch: Annotated[int, typer.Option(help="Most queries or texts per request.")] = 64,
     max_k: Annotated[int, typer.Option(help="Largest k.")] = 1000,
@@ -51,6 +55,7 @@ def serve_command(
             port=port,
             api_key=read_api_key(api_key_file),
             rerank_model=rerank_model,
+            rerank_weight=rerank_weight,
             workers=workers,
             max_batch=max_batch,
             max_k=max_k,

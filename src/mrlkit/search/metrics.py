@@ -1,4 +1,4 @@
-"""nDCG@k and recall@k of ranked id lists against graded qrels (trec_eval's definitions)."""
+"""nDCG@k, recall@k and MRR@k of ranked id lists against graded qrels (trec_eval's definitions)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,20 @@ def recall_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int = 10
     return len(relevant.intersection(ranked[:k])) / len(relevant)
 
 
+def mrr_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
+    """1 / rank of the first relevant document (grade > 0) in the top ``k``, 0 if there is none."""
+    for rank, doc in enumerate(ranked[:k], start=1):
+        if relevance.get(doc, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+
+
 def mean_metric(
     runs: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], metric: str = "ndcg@10"
 ) -> float:
-    """Mean of ``ndcg@K`` or ``recall@K`` over the queries of ``qrels`` (a query without a run scores 0)."""
+    """Mean of ``ndcg@K``, ``recall@K`` or ``mrr@K`` over the queries of ``qrels`` (no run: 0)."""
     name, _, cut = metric.partition("@")
-    fn = {"ndcg": ndcg_at_k, "recall": recall_at_k}[name]
+    fn = {"ndcg": ndcg_at_k, "recall": recall_at_k, "mrr": mrr_at_k}[name]
     k = int(cut)
     if not qrels:
         return 0.0

@@ -29,6 +29,11 @@ class ServeConfig:
         f"Key clients send (Authorization: Bearer / X-API-Key); or ${API_KEY_ENV}.", default=None
     )
     rerank_model: str | None = _help("Cross-encoder for requests with rerank: true.", default=None)
+    rerank_weight: float | None = _help(
+        "Reranker's share of the score against the first stage's, in [0, 1] (default: the weight "
+        "mrlkit train-reranker stored with the model, else 1).",
+        default=None,
+    )
     workers: int = _help("Server processes (each loads the index).", default=1)
     max_body_bytes: int = _help("Largest request body accepted.", default=1 << 20)
     max_batch: int = _help("Most queries or texts per request.", default=64)
@@ -50,6 +55,10 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         """Check limits and the bind address / API key rule."""
+        if self.rerank_weight is not None:
+            from mrlkit.search.rerank import check_weight
+
+            check_weight(self.rerank_weight)
         for name in ("port", "workers", "max_body_bytes", "max_batch", "max_text_chars", "max_k"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"serve {name} must be > 0, got {getattr(self, name)!r}")

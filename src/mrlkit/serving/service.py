@@ -72,7 +72,7 @@ class Service:
         if self._reranker is None:
             from mrlkit.search.rerank import Reranker
 
-            self._reranker = Reranker(self.config.rerank_model)
+            self._reranker = Reranker(self.config.rerank_model, weight=self.config.rerank_weight)
         return self._reranker
 
     def check_texts(self, texts: list[str], what: str) -> None:

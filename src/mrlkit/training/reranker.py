@@ -1,9 +1,10 @@
 """Train a cross-encoder reranker on the same data ``finetune`` reads, and report base vs tuned.
 
 The report reranks the first-stage top ``first_stage_k`` (exact dense search with ``first_stage_model``)
-of every test query and gives nDCG@10, MRR@10 and MAP of the first stage, of the untrained reranker and
-of the trained one (sentence-transformers' ``CrossEncoderRerankingEvaluator``; positives the first stage
-missed count as misses, so reranking cannot score them).
+of every test query and gives nDCG@10 and MRR@10 (trec_eval's definitions; positives the first stage
+missed count as misses) of the first stage, of the untrained reranker, of the trained one, and of the
+trained one mixed with the first stage at the weight tuned on the dev split (stored with the model, see
+:mod:`mrlkit.search.rerank`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from sentence_transformers import CrossEncoder
 
-    from mrlkit.data.types import IRSet, TrainingData
+    from mrlkit.data.types import TrainingData
 
 
 def _help(text: str, **kwargs: Any) -> Any:
@@ -66,6 +67,10 @@ class RerankerConfig:
     max_steps: int = _help("Stop after this many steps (-1: run the epochs).", default=-1)
     max_length: int = _help("Tokens per (query, passage) pair.", default=256)
     seed: int = _help("Seed of training and data splits.", default=42)
+    evaluate_base: bool = _help(
+        "Also score the untrained reranker on the test queries (as long as scoring the trained one).",
+        default=True,
+    )
     overwrite: bool = _help("Replace an existing output folder's model and report.", default=False)
 
     def __post_init__(self) -> None:
@@ -120,38 +125,6 @@ def labelled_pairs(train: Dataset) -> Dataset:
                 rows["passage"].append(pair[1])
                 rows["label"].append(label)
     return Dataset.from_dict(rows)
-
-
-def first_stage_samples(ir: IRSet, model_name: str, k: int, batch_size: int = 64) -> list[dict[str, Any]]:
-    """Exact dense top ``k`` per query as reranking samples ``{query, positive, documents}``."""
-    from sentence_transformers import SentenceTransformer, util
-
-    from mrlkit.models.resolve import resolve_model
-
-    model = SentenceTransformer(resolve_model(model_name))
-    doc_ids = list(ir.corpus)
-    docs = model.encode([ir.corpus[d] for d in doc_ids], batch_size=batch_size, convert_to_tensor=True)
-    qids = [q for q in ir.relevant if q in ir.queries]
-    queries = model.encode([ir.queries[q] for q in qids], batch_size=batch_size, convert_to_tensor=True)
-    hits = util.semantic_search(queries, docs, top_k=min(k, len(doc_ids)))
-    samples = []
-    for qid, query_hits in zip(qids, hits, strict=True):
-        positives = [ir.corpus[d] for d in ir.relevant[qid] if d in ir.corpus]
-        documents = [ir.corpus[doc_ids[int(h["corpus_id"])]] for h in query_hits]
-        samples.append({"query": ir.queries[qid], "positive": positives, "documents": documents})
-    return samples
-
-
-def rerank_metrics(model: CrossEncoder, samples: list[dict[str, Any]], batch_size: int) -> dict[str, float]:
-    """nDCG@10 / MRR@10 / MAP of the first stage (``base_*``) and after reranking with ``model``."""
-    from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
-
-    evaluator = CrossEncoderRerankingEvaluator(
-        samples, at_k=10, always_rerank_positives=False, batch_size=batch_size, show_progress_bar=False
-    )
-    # keys: "ndcg@10", ... reranked and "base_ndcg@10", ... first stage, behind the evaluator's name if any
-    prefix = f"{evaluator.name}_" if evaluator.name else ""
-    return {key.removeprefix(prefix): float(v) for key, v in evaluator(model).items()}
 
 
 def _load_cross_encoder(name: str, max_length: int) -> CrossEncoder:
@@ -254,6 +227,7 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
 
     from mrlkit.data import load_data
     from mrlkit.data.types import IRSet
+    from mrlkit.evaluation.rerank import cross_scores, first_stage_samples, tune_weight
     from mrlkit.training.finetune import machine_info
 
     if not cfg.data:
@@ -264,10 +238,13 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
     started = time.time()
     data = load_data(cfg.data, seed=cfg.seed)
     test = data.test if isinstance(data.test, IRSet) else None
+    dev = data.eval if isinstance(data.eval, IRSet) and test is not None else None
     pairs, info = _training_rows(cfg, data)
     model = _load_cross_encoder(cfg.model, cfg.max_length)
-    samples = first_stage_samples(test, cfg.first_stage_model, cfg.first_stage_k) if test else []
-    base = rerank_metrics(model, samples, cfg.batch_size) if samples else {}
+    sets = [ir for ir in (test, dev) if ir is not None]
+    found = first_stage_samples(sets, cfg.first_stage_model, cfg.first_stage_k) if sets else []
+    samples, dev_samples = (found + [[], []])[:2]  # test, then dev (if any)
+    base = cross_scores(model, samples, cfg.batch_size) if samples and cfg.evaluate_base else None
     out.mkdir(parents=True, exist_ok=True)
     args = CrossEncoderTrainingArguments(
         output_dir=str(out / "checkpoints"),
@@ -287,15 +264,24 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
     loss = BinaryCrossEntropyLoss(model, pos_weight=torch.tensor(pos_weight))
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=pairs, loss=loss)
     train_output = trainer.train()
-    tuned = rerank_metrics(model, samples, cfg.batch_size) if samples else {}
-    model_path = _save_atomic(model, out / "model")
+    weight, grid = 1.0, []
+    if dev_samples:
+        weight, grid = tune_weight(dev_samples, cross_scores(model, dev_samples, cfg.batch_size))
+    settings = {
+        "weight": weight,
+        "first_stage_model": cfg.first_stage_model,
+        "tuned_on": f"dev split, {len(dev_samples)} queries, top {cfg.first_stage_k}" if grid else None,
+    }
+    tuned = cross_scores(model, samples, cfg.batch_size) if samples else []
+    model_path = _save_atomic(model, out / "model", settings)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    metrics = _metrics_table(base, tuned)
+    metrics = _metrics_table(samples, base, tuned, weight)
     meta = {
         "config": asdict(cfg),
         "data": {"source": data.source, "kind": data.kind.value, **info},
         "test_queries": len(samples),
         "pos_weight": pos_weight,
+        "rerank_weight": {**settings, "dev_grid": grid},
         "train_loss": float(train_output.training_loss),
         "steps": int(train_output.global_step),
         "seconds": round(time.time() - started, 1),
@@ -305,20 +291,31 @@ def train_reranker(cfg: RerankerConfig) -> RerankerResult:
     return RerankerResult(model_path, out, metrics, meta)
 
 
-def _metrics_table(base: dict[str, float], tuned: dict[str, float]) -> dict[str, dict[str, float]]:
-    if not base:
+def _metrics_table(
+    samples: list[dict[str, Any]], base: list | None, tuned: list, weight: float
+) -> dict[str, dict[str, float]]:
+    """Rows first_stage, base_reranker (if scored), tuned_reranker, tuned_reranker_mixed (at ``weight``)."""
+    from mrlkit.evaluation.rerank import mixed, ranking_metrics
+
+    if not samples:
         return {}
-    names = [m for m in ("ndcg@10", "mrr@10", "map") if m in tuned]
-    return {
-        "first_stage": {m: base[f"base_{m}"] if f"base_{m}" in base else base[m] for m in names},
-        "base_reranker": {m: base[m] for m in names},
-        "tuned_reranker": {m: tuned[m] for m in names},
+    table = {"first_stage": ranking_metrics(samples, [s["first_scores"] for s in samples])}
+    if base is not None:
+        table["base_reranker"] = ranking_metrics(samples, base)
+    table["tuned_reranker"] = ranking_metrics(samples, tuned)
+    table["tuned_reranker_mixed"] = {
+        "weight": weight,
+        **ranking_metrics(samples, mixed(samples, tuned, weight)),
     }
+    return table
 
 
-def _save_atomic(model: CrossEncoder, target: Path) -> Path:
+def _save_atomic(model: CrossEncoder, target: Path, settings: dict[str, Any]) -> Path:
+    from mrlkit.search.rerank import SETTINGS_FILE
+
     tmp = target.with_name(f".tmp-{target.name}-{uuid.uuid4().hex[:8]}")
     model.save_pretrained(str(tmp))
+    (tmp / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
     if target.exists():
         os.replace(target, old)
@@ -334,15 +331,18 @@ def _write_reports(out: Path, metrics: dict[str, dict[str, float]], meta: dict[s
     lines = ["# Reranker report", ""]
     if metrics:
         k = meta["config"]["first_stage_k"]
+        tuned_on = meta["rerank_weight"]["tuned_on"] or "no dev split: the reranker alone"
         lines += [
             f"Rerank of the first-stage top {k} (exact search with {meta['config']['first_stage_model']}) "
-            f"on {meta['test_queries']} test queries.",
+            f"on {meta['test_queries']} test queries; nDCG@10 and MRR@10 as trec_eval. The mixed row "
+            f"scores weight x reranker + (1 - weight) x first stage (z-scored), weight "
+            f"{meta['rerank_weight']['weight']} ({tuned_on}); `mrlkit search --rerank` uses it.",
             "",
-            "| ranking | nDCG@10 | MRR@10 | MAP |",
-            "|---|---|---|---|",
+            "| ranking | nDCG@10 | MRR@10 |",
+            "|---|---|---|",
         ]
         for name, row in metrics.items():
-            lines.append(f"| {name} | {row['ndcg@10']:.4f} | {row['mrr@10']:.4f} | {row['map']:.4f} |")
+            lines.append(f"| {name} | {row['ndcg@10']:.4f} | {row['mrr@10']:.4f} |")
     else:
         lines.append("No retrieval test set in the data (scored pairs): no reranking metrics.")
     lines += ["", "```json", json.dumps(meta, indent=1, default=str), "```", ""]
