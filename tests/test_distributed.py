@@ -15,13 +15,14 @@ PAIRS = str(FIXTURES / "data" / "pairs.jsonl")
 
 
 SHARE_SCRIPT = """
-import json, torch.distributed as dist
+import json, sys, torch.distributed as dist
 from mrlkit.training.distributed import init_distributed, is_main_process, on_main_then_share
 init_distributed()
 calls = []
 rank = dist.get_rank()
 got = on_main_then_share(lambda: calls.append(rank) or {"mined_by": rank, "rows": [1, 2]})
-print("RESULT", json.dumps([dist.get_rank(), got, calls, is_main_process()]), flush=True)
+with open(f"{sys.argv[1]}/rank{rank}.json", "w") as f:  # not stdout: a launcher may swallow it
+    json.dump([dist.get_rank(), got, calls, is_main_process()], f)
 """
 
 
@@ -46,13 +47,14 @@ def _launch(args: list[str], timeout: int = 300, launcher: str = "torchrun") -> 
 def test_on_main_then_share_runs_once_and_gives_every_rank_the_same_result(tmp_path):
     script = tmp_path / "share.py"
     script.write_text(SHARE_SCRIPT)
-    proc = _launch([str(script)], timeout=120)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    results = sorted(json.loads(ln[7:]) for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    proc = _launch([str(script), str(tmp_path)], timeout=120)
+    log = (proc.stdout + proc.stderr)[-3000:]
+    assert proc.returncode == 0, log
+    results = sorted(json.loads(p.read_text()) for p in tmp_path.glob("rank*.json"))
     assert results == [
         [0, {"mined_by": 0, "rows": [1, 2]}, [0], True],
         [1, {"mined_by": 0, "rows": [1, 2]}, [], False],  # rank 1 did not run it and got rank 0's result
-    ]
+    ], log
 
 
 @pytest.mark.parametrize("launcher", ["torchrun", pytest.param("accelerate", marks=pytest.mark.slow)])
