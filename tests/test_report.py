@@ -105,7 +105,9 @@ def test_base_only_report(tmp_path):
 def test_tuned_only_report_says_tuned(tmp_path):
     """finetune without a base run: the single column holds the tuned model and is labelled so."""
     report = Report(task="ir", dims=[256, 128, 64], base=TUNED, meta={"scores_of": "tuned"})
-    assert "| dim | tuned nDCG@10 | tuned retention % |" in report.to_markdown()
+    text = report.to_markdown()
+    assert "| dim | tuned nDCG@10 | tuned retention % |" in text
+    assert "## All metrics: tuned model" in text and "base model" not in text
     console = Console(record=True, width=120)
     console.print(report.rich_table())
     assert rich_header(console.export_text()) == ["dim", "tuned", "retention %"]

@@ -39,7 +39,7 @@ def report_markdown(report: Report) -> str:
         "",
         *_table(_headline_header(report, label), _headline_rows(report)),
         "",
-        "## All metrics: base model",
+        f"## All metrics: {'base' if report.tuned is not None else report.first_label} model",
         "",
         *_scores_table(report.base, report.metrics),
     ]
