@@ -127,3 +127,24 @@ def test_search_quality_quick(tmp_path, results_dir, monkeypatch):
     assert res["search"]["base"]["exact"]["ndcg@10"] == pytest.approx(ndcg, abs=1e-4)
     for name in ("funnel-64-binary", "hnsw-full"):
         assert row[name]["recall@10_vs_exact"] == pytest.approx(_recall(data[f"{name}-10"], top), abs=1e-4)
+
+
+def test_search_profile_quick(tmp_path, results_dir, monkeypatch):
+    """The phase probe times each phase and its phases, chained, give the funnel's own result."""
+    import search_profile
+
+    monkeypatch.setattr(sys, "argv", ["benchmarks/search_profile.py"])
+    argv = [
+        "--synthetic", "--scale", "600", "--max-real", "300", "--threads", "1", "--n-queries", "8",
+        "--specs", "int8:32:50,binary:64:80", "--work-dir", str(tmp_path / "work"), "--name", "p",
+    ]  # fmt: skip
+    search_profile.main(argv)
+    saved = json.loads((results_dir / "p.json").read_text())
+    assert saved["n_vectors"] == 600
+    assert [f["spec"] for f in saved["funnels"]] == ["int8:32:50", "binary:64:80"]
+    for funnel, code_bytes in zip(saved["funnels"], (32, 8), strict=True):
+        assert funnel["phases_give_the_funnel_result"] is True
+        assert funnel["shortlist_bytes_scanned"] == 600 * code_bytes
+        for phase in ("scan_at_k_prime", "scan_at_10", "rescore", "whole_query"):
+            assert funnel[phase]["wall_ms_p50"] > 0 and funnel[phase]["cpu_ms_mean"] >= 0
+    assert saved["exact_numpy_fp32"]["wall_ms_p50"] > 0
