@@ -74,7 +74,7 @@ def profile_spec(spec: str, corpus: np.ndarray, queries: np.ndarray, work: Path)
         "scan_at_10": _phase(lambda q: index.shortlist.search(q, 10), queries),
         "rescore": _phase(rescore, queries),
         "whole_query": _phase(lambda q: index.search_vectors(q, k=10, mode="funnel", k_prime=kp), queries),
-        "shortlist_bytes_scanned": int(index.shortlist.ntotal * index.shortlist.index.code_size),
+        "shortlist_bytes_scanned": int(index.shortlist.ntotal * index.shortlist.code_size),
     }
     shutil.rmtree(path, ignore_errors=True)
     return row

@@ -36,8 +36,12 @@ def brute_force(corpus: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nda
     return rows, np.take_along_axis(scores, rows, axis=1)
 
 
+@pytest.mark.parametrize("shard_rows", [None, 100])  # 100: the shortlist is cut into shards
 @pytest.mark.parametrize("quantization", ["float", "int8", "binary"])
-def test_funnel_with_all_candidates_equals_exact(tmp_path, vectors, quantization):
+def test_funnel_with_all_candidates_equals_exact(tmp_path, vectors, quantization, shard_rows, monkeypatch):
+    if shard_rows:
+        monkeypatch.setattr("mrlkit.search.funnel.SHARD_MIN_ROWS", shard_rows)
+        monkeypatch.setattr("faiss.omp_get_max_threads", lambda: 4)
     cfg = IndexConfig(shortlist_dim=32, quantization=quantization, full_dtype="fp32", chunk_size=128)
     idx = Index.from_vectors(tmp_path / "idx", ids_for(len(vectors)), vectors, config=cfg)
     queries = clustered(20, seed=1)
@@ -45,6 +49,7 @@ def test_funnel_with_all_candidates_equals_exact(tmp_path, vectors, quantization
     rows, scores = idx.search_vectors(queries, k=10, mode="funnel", k_prime=len(vectors))
     np.testing.assert_array_equal(rows, exact_rows)
     np.testing.assert_allclose(scores, exact_scores, atol=1e-6)
+    assert idx.shortlist.n_shards == (4 if shard_rows else 1)
 
 
 def test_exact_matches_numpy_brute_force(tmp_path, vectors):
@@ -176,3 +181,33 @@ def test_search_arguments(tmp_path, vectors):
         idx.search_vectors(vectors[:2], mode="hnsw")
     with pytest.raises(ConfigError, match="built from vectors without a model"):
         idx.search(["a query"])
+
+
+@pytest.mark.parametrize("quantization", ["float", "int8", "binary"])
+def test_sharded_shortlist_scores_like_one_index(tmp_path, vectors, quantization):
+    """Shards cut across segments, scanned in parallel: every row keeps its global number and score."""
+    from mrlkit.search.funnel import Shortlist
+    from mrlkit.search.storage import segment_path
+
+    cfg = IndexConfig(shortlist_dim=32, quantization=quantization)
+    idx = Index.from_vectors(tmp_path / "idx", ids_for(400), vectors[:400], config=cfg)
+    idx.add(vectors[400:], ids=ids_for(200, "more"))  # a second segment: shard bounds fall inside segments
+    idx.search_vectors(vectors[:1], k=1)  # open the parts
+    folders = [segment_path(tmp_path / "idx", s) for s in idx.manifest.segments]  # manifest order
+    codes = [np.load(f / "short.npy") for f in folders]
+    assert sum(len(c) for c in codes) == 600
+    ranges = idx.shortlist.ranges
+    one = Shortlist(codes, 32, idx.shortlist.kind, ranges, shards=1)
+    three = Shortlist(codes, 32, idx.shortlist.kind, ranges, shards=3)
+    assert three.n_shards == 3 and three.ntotal == 600 and three.code_size == one.code_size
+    queries = clustered(8, seed=6)
+    s1, r1 = one.search(queries, 50)
+    s3, r3 = three.search(queries, 50)
+    np.testing.assert_allclose(s3, s1, atol=1e-5)  # the same top scores, best first
+    # each row the shards return carries that row's own score in the one-index scan of every row
+    s_all, r_all = one.search(queries, 600)
+    for q in range(len(queries)):
+        own = dict(zip(r_all[q].tolist(), s_all[q].tolist(), strict=True))
+        np.testing.assert_allclose([own[r] for r in r3[q]], s3[q], atol=1e-5)
+    s_big, r_big = three.search(queries[:2], 10_000)  # k beyond the rows: every row once
+    assert sorted(r_big[0].tolist()) == list(range(600))

@@ -3,9 +3,11 @@
 * :class:`FullVectors`: the memory-mapped full-dim vectors of all segments, read by global row number.
   ``exact`` scans them in chunks (BLAS matmul per chunk, the reference); ``rescore`` reads only the
   candidate rows.
-* :class:`Shortlist`: every segment's shortlist codes in one in-RAM faiss index: ``IndexFlatIP`` for
+* :class:`Shortlist`: every segment's shortlist codes in in-RAM faiss indexes: ``IndexFlatIP`` for
   float, ``IndexScalarQuantizer(QT_8bit)`` for int8 (float query against the codes), ``IndexBinaryFlat``
-  for packed bits (Hamming). faiss spreads a batch of queries over all cores.
+  for packed bits (Hamming). A large shortlist is cut into one contiguous shard per core, scanned in
+  parallel by a thread pool whose threads run faiss with one OpenMP thread each (faiss releases the GIL):
+  faiss splits a flat scan by query, so a single query would otherwise scan every code on one core.
 * funnel = shortlist top-k' -> rescore those k' rows at full dim -> top k.
 
 Row numbers are global (segment order in the manifest); ``-1`` pads a result with fewer than k rows.
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +31,8 @@ RESCORE_QUERY_BLOCK = 8
 # below this many bytes of codes scanned per call, faiss runs on one thread: starting its OpenMP team
 # costs more than the scan (40 ms instead of 0.02 ms per query on a loaded 2-core machine)
 ONE_THREAD_BYTES = 4 << 20
+# a shortlist of at least this many rows per core is cut into one shard per core
+SHARD_MIN_ROWS = 65536
 
 
 @contextlib.contextmanager
@@ -118,37 +124,67 @@ class FullVectors:
 
 
 class Shortlist:
-    """The shortlist codes of all segments in one faiss index; ``search`` returns global rows."""
+    """The shortlist codes of all segments in faiss indexes; ``search`` returns global rows."""
 
     def __init__(
-        self, codes: list[np.ndarray], dim: int, kind: Quantization, ranges: np.ndarray | None
+        self,
+        codes: list[np.ndarray],
+        dim: int,
+        kind: Quantization,
+        ranges: np.ndarray | None,
+        shards: int | None = None,
     ) -> None:
         require("faiss", "search", "Searching an index")
         import faiss
 
         self.dim = dim
         self.kind = kind
-        if kind is Quantization.BINARY:
-            self.index = faiss.IndexBinaryFlat(dim)
-        elif kind is Quantization.INT8:
-            self.index = faiss.IndexScalarQuantizer(
-                dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        self.ranges = ranges
+        rows = sum(len(part) for part in codes)
+        if shards is None:
+            shards = min(faiss.omp_get_max_threads(), rows // SHARD_MIN_ROWS)
+        self.n_shards = max(1, min(shards, rows))
+        self.parts = [self._empty() for _ in range(self.n_shards)]
+        bounds = np.linspace(0, rows, self.n_shards + 1).astype(np.int64)
+        start = 0
+        for part in codes:  # segment rows [start, start + len) go to the shards they overlap
+            for shard, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+                a, b = max(lo, start), min(hi, start + len(part))
+                if a < b:
+                    self._add(self.parts[shard], np.ascontiguousarray(part[a - start : b - start]))
+            start += len(part)
+        self.offsets = [int(b) for b in bounds[:-1]]
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _empty(self) -> Any:
+        import faiss
+
+        if self.kind is Quantization.BINARY:
+            return faiss.IndexBinaryFlat(self.dim)
+        if self.kind is Quantization.INT8:
+            index = faiss.IndexScalarQuantizer(
+                self.dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
             )
-            faiss.copy_array_to_vector(np.asarray(ranges, dtype=np.float32), self.index.sq.trained)
-            self.index.is_trained = True
+            faiss.copy_array_to_vector(np.asarray(self.ranges, dtype=np.float32), index.sq.trained)
+            index.is_trained = True
+            return index
+        return faiss.IndexFlatIP(self.dim)
+
+    def _add(self, index: Any, part: np.ndarray) -> None:
+        if self.kind is Quantization.INT8:
+            index.add_sa_codes(part)
         else:
-            self.index = faiss.IndexFlatIP(dim)
-        for part in codes:
-            part = np.ascontiguousarray(part)
-            if kind is Quantization.INT8:
-                self.index.add_sa_codes(part)
-            else:
-                self.index.add(part)
+            index.add(part)
 
     @property
     def ntotal(self) -> int:
         """Rows in the index."""
-        return int(self.index.ntotal)
+        return int(sum(part.ntotal for part in self.parts))
+
+    @property
+    def code_size(self) -> int:
+        """Bytes per row of the shortlist codes."""
+        return int(self.parts[0].code_size)
 
     def query_codes(self, queries: np.ndarray) -> np.ndarray:
         """Queries in the form the index scores: float prefix, or packed bits for binary."""
@@ -159,11 +195,27 @@ class Shortlist:
         """Top ``k`` rows by shortlist score (binary: ``dim - 2 * hamming``, the ±1 inner product)."""
         k = max(1, min(k, self.ntotal))
         codes = self.query_codes(queries)
-        with faiss_threads(len(codes) * self.ntotal * self.index.code_size):
-            distances, rows = self.index.search(codes, k)
+        if self.n_shards == 1:
+            with faiss_threads(len(codes) * self.ntotal * self.code_size):
+                return self._scores(*self.parts[0].search(codes, k))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.n_shards, initializer=_one_omp_thread)
+        found = list(self._pool.map(lambda part: part.search(codes, min(k, part.ntotal)), self.parts))
+        scores = np.hstack([self._scores(d, r)[0] for d, r in found])
+        rows = np.hstack([np.where(r >= 0, r + o, -1) for (_, r), o in zip(found, self.offsets, strict=True)])
+        return top_k(np.where(rows >= 0, scores, -np.inf), rows, k)
+
+    def _scores(self, distances: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.kind is Quantization.BINARY:
             return (self.dim - 2.0 * distances).astype(np.float32), rows.astype(np.int64)
         return distances, rows.astype(np.int64)
+
+
+def _one_omp_thread() -> None:
+    """A shard-scanning thread's faiss calls run without an OpenMP team (the ICV is per thread)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 def drop_dead(rows: np.ndarray, alive: np.ndarray | None) -> np.ndarray:
