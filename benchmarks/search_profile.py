@@ -70,6 +70,7 @@ def profile_spec(spec: str, corpus: np.ndarray, queries: np.ndarray, work: Path)
     row = {
         "spec": spec,
         "phases_give_the_funnel_result": agree,
+        "shortlist_shards": index.shortlist.n_shards,
         "scan_at_k_prime": _phase(lambda q: index.shortlist.search(q, kp), queries),
         "scan_at_10": _phase(lambda q: index.shortlist.search(q, 10), queries),
         "rescore": _phase(rescore, queries),
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--cached-only", action="store_true", help="use only the real vectors already encoded")
     p.add_argument("--max-real", type=int, default=None, help="real vectors at most (the rest are copies)")
     p.add_argument("--synthetic", action="store_true", help="Gaussian-mixture vectors (tests: no model)")
+    p.add_argument(
+        "--shard-min-rows", type=int, default=None, help="override mrlkit's rows per shard (huge: one shard)"
+    )
     p.add_argument("--work-dir", default="runs/search_profile_work")
     p.add_argument("--name", default="search_profile")
     add_overwrite_argument(p)
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     command = ("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " if len(unset) == 2 else "") + command_line()
     check_writable(args.name, args.overwrite, command)
     threads = set_threads(args.threads)
+    from mrlkit.search import funnel
+
+    if args.shard_min_rows:  # an A/B of the sharded shortlist scan
+        funnel.SHARD_MIN_ROWS = args.shard_min_rows
     corpus, queries, source = load_vectors(args)
     queries = queries[np.random.default_rng(0).permutation(len(queries))[: args.n_queries]]
     console.print(f"vectors {corpus.shape}, {len(queries)} single queries, {args.threads} threads")
@@ -111,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "n_vectors": len(corpus),
         "vectors": {k: source[k] for k in ("kind", "model") if k in source},
         "threads": threads,
+        "shard_min_rows": funnel.SHARD_MIN_ROWS,
         "exact_numpy_fp32": _phase(exact, queries),
         "funnels": [],
     }
