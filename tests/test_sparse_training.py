@@ -53,6 +53,7 @@ def test_splade_finetune_reports_sparsity_and_moves_weights(tmp_path):
         assert row["bytes_per_vector"] == pytest.approx(8 * row["active_dims_doc"])
         assert 0.0 <= row["ndcg@10"] <= 1.0
     assert report.meta["loss"] == "SpladeLoss(SparseMultipleNegativesRankingLoss)"
+    assert report.meta["base_model"] == "rasyosef/splade-tiny"  # what it started from, not the dense default
     tuned = SparseEncoder(str(result.model_path))
     base = SparseEncoder(resolve_model("splade-tiny"))
     moved = [(a - b).abs().max().item() for a, b in zip(tuned.parameters(), base.parameters(), strict=True)]

@@ -42,6 +42,7 @@ from mrlkit.training.projection import add_projection
 from mrlkit.training.rotation import add_pca_rotation, add_rotation, freeze_all_but, training_texts
 from mrlkit.training.run_info import machine_info, peak_gpu_memory_mb, peak_memory_mb
 from mrlkit.training.sparse import (
+    base_model_name,
     is_sparse,
     mining_model,
     plan_sparse,
@@ -345,7 +346,7 @@ def _run_meta(
 ) -> dict[str, Any]:
     """The run details shown under the report's tables."""
     return {
-        "base_model": config.model,
+        "base_model": base_model_name(config),  # SPLADE on the dense default starts from SPLADE-tiny
         "tuned_model": str(model_path),
         "data": config.data,
         "data_kind": plan.data.kind.value,
