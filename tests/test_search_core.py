@@ -211,3 +211,16 @@ def test_sharded_shortlist_scores_like_one_index(tmp_path, vectors, quantization
         np.testing.assert_allclose([own[r] for r in r3[q]], s3[q], atol=1e-5)
     s_big, r_big = three.search(queries[:2], 10_000)  # k beyond the rows: every row once
     assert sorted(r_big[0].tolist()) == list(range(600))
+
+
+def test_rescore_einsum_and_matmul_paths_agree(tmp_path, vectors, monkeypatch):
+    """Small rescore blocks use numpy's einsum, large ones BLAS matmul: the same rows and scores."""
+    cfg = IndexConfig(shortlist_dim=32, quantization="int8", full_dtype="fp32")
+    idx = Index.from_vectors(tmp_path / "idx", ids_for(len(vectors)), vectors, config=cfg)
+    queries = clustered(12, seed=7)
+    small = idx.search_vectors(queries, k=10, mode="funnel", k_prime=200)
+    monkeypatch.setattr("mrlkit.search.funnel.EINSUM_MAX_VALUES", 0)  # every block through matmul
+    large = idx.search_vectors(queries, k=10, mode="funnel", k_prime=200)
+    np.testing.assert_array_equal(small[0], large[0])
+    np.testing.assert_allclose(small[1], large[1], atol=1e-6)
+    np.testing.assert_allclose(small[1], np.take_along_axis(queries @ vectors.T, small[0], axis=1), atol=1e-6)
