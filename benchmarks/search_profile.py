@@ -27,13 +27,13 @@ from _search_bench import set_threads
 from search_speed import load_vectors, parse_scale
 
 
-def _phase(fn: Callable[[np.ndarray], Any], queries: np.ndarray) -> dict[str, float]:
-    """Median and mean wall / CPU milliseconds of ``fn`` on each query alone (after one warm-up call)."""
-    fn(queries[:1])
+def _phase(fn: Callable[[int], Any], n: int) -> dict[str, float]:
+    """Median and mean wall / CPU milliseconds of ``fn(i)`` for each query ``i`` (after one warm-up call)."""
+    fn(0)
     wall, cpu = [], []
-    for i in range(len(queries)):
+    for i in range(n):
         w0, c0 = time.perf_counter(), time.process_time()
-        fn(queries[i : i + 1])
+        fn(i)
         wall.append(time.perf_counter() - w0)
         cpu.append(time.process_time() - c0)
     w, c = 1e3 * np.array(wall), 1e3 * np.array(cpu)
@@ -54,27 +54,22 @@ def profile_spec(spec: str, corpus: np.ndarray, queries: np.ndarray, work: Path)
     cfg = IndexConfig(shortlist_dim=int(dim), quantization=kind, full_dtype="fp16")
     Index.from_vectors(path, [str(i) for i in range(len(corpus))], corpus, config=cfg)
     index = Index.open(path)
-    index.search_vectors(queries[:4], k=10, mode="funnel", k_prime=int(k_prime))  # load the parts
     kp = int(k_prime)
-    cands = {i: index.shortlist.search(queries[i : i + 1], kp)[1] for i in range(len(queries))}
-    order = iter(range(10**9))
-
-    def rescore(q: np.ndarray) -> Any:
-        i = next(order) % len(queries)
-        return index.full.rescore(queries[i : i + 1], cands[i], 10)
-
+    one = [queries[i : i + 1] for i in range(len(queries))]
+    whole, _ = index.search_vectors(queries, k=10, mode="funnel", k_prime=kp)  # also opens the parts
+    cands = [index.shortlist.search(q, kp)[1] for q in one]
     # the phases, run one after the other, give what a whole funnel query gives
-    whole, _ = index.search_vectors(queries, k=10, mode="funnel", k_prime=kp)
-    parts = [index.full.rescore(queries[i : i + 1], cands[i], 10)[1][0] for i in range(len(queries))]
+    parts = [index.full.rescore(q, c, 10)[1][0] for q, c in zip(one, cands, strict=True)]
     agree = all(np.array_equal(p[p >= 0], w[w >= 0]) for p, w in zip(parts, whole, strict=True))
+    n = len(one)
     row = {
         "spec": spec,
         "phases_give_the_funnel_result": agree,
         "shortlist_shards": index.shortlist.n_shards,
-        "scan_at_k_prime": _phase(lambda q: index.shortlist.search(q, kp), queries),
-        "scan_at_10": _phase(lambda q: index.shortlist.search(q, 10), queries),
-        "rescore": _phase(rescore, queries),
-        "whole_query": _phase(lambda q: index.search_vectors(q, k=10, mode="funnel", k_prime=kp), queries),
+        "scan_at_k_prime": _phase(lambda i: index.shortlist.search(one[i], kp), n),
+        "scan_at_10": _phase(lambda i: index.shortlist.search(one[i], 10), n),
+        "rescore": _phase(lambda i: index.full.rescore(one[i], cands[i], 10), n),
+        "whole_query": _phase(lambda i: index.search_vectors(one[i], k=10, mode="funnel", k_prime=kp), n),
         "shortlist_bytes_scanned": int(index.shortlist.ntotal * index.shortlist.code_size),
     }
     shutil.rmtree(path, ignore_errors=True)
@@ -111,8 +106,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     queries = queries[np.random.default_rng(0).permutation(len(queries))[: args.n_queries]]
     console.print(f"vectors {corpus.shape}, {len(queries)} single queries, {args.threads} threads")
 
-    def exact(q: np.ndarray) -> Any:
-        scores = q @ corpus.T
+    def exact(i: int) -> Any:
+        scores = queries[i : i + 1] @ corpus.T
         return np.argpartition(-scores, 10, axis=1)[:, :10]
 
     res: dict[str, Any] = {
@@ -120,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "vectors": {k: source[k] for k in ("kind", "model") if k in source},
         "threads": threads,
         "shard_min_rows": funnel.SHARD_MIN_ROWS,
-        "exact_numpy_fp32": _phase(exact, queries),
+        "exact_numpy_fp32": _phase(exact, len(queries)),
         "funnels": [],
     }
     work = Path(args.work_dir)
