@@ -108,6 +108,16 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:  # noqa: ANN401
     return out, time.perf_counter() - start
 
 
+def reuse_state(folder: Path) -> str:
+    """What ``--reuse`` does with one model's folder: ``load`` a finished model, ``resume`` an
+    interrupted training (a checkpoint but no model), or ``train`` from scratch."""
+    if (folder / "model" / "modules.json").is_file():
+        return "load"
+    if any((folder / "checkpoints").glob("checkpoint-*")):
+        return "resume"
+    return "train"
+
+
 def subset_beir(
     src: Path,
     dst: Path,

@@ -43,6 +43,7 @@ from _sparse_bench import (
     keep_top_k,
     mean_active,
     plot,
+    reuse_state,
     scores_of,
     sparse_bytes,
     subset_beir,
@@ -82,7 +83,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--train-queries", type=int, default=None, help="cap on train pairs (smoke runs)")
     p.add_argument("--corpus-size", type=int, default=None, help="cap on documents (smoke runs)")
     p.add_argument("--test-queries", type=int, default=None, help="cap on test queries (smoke runs)")
-    p.add_argument("--reuse", action="store_true", help="load models an earlier run left in --output-dir")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="load models an earlier run left in --output-dir; resume its interrupted training",
+    )
     p.add_argument("--name", default="sparse_scifact", help="results file name")
     add_overwrite_argument(p)
     return p.parse_args()
@@ -93,7 +98,8 @@ def train(args: argparse.Namespace, data: Path, out: Path, kind: str, **extra: A
     from mrlkit import FinetuneConfig, finetune
 
     folder = out / kind
-    if args.reuse and (folder / "model" / "modules.json").is_file():
+    state = reuse_state(folder) if args.reuse else "train"
+    if state == "load":
         console.print(f"reusing {folder / 'model'}")
         return str(folder / "model"), {"reused": True}
     settings = dict(
@@ -111,7 +117,10 @@ def train(args: argparse.Namespace, data: Path, out: Path, kind: str, **extra: A
         best_metric="ndcg@10",
     )
     settings.update(extra)
-    result = finetune(FinetuneConfig.load(None, **settings))
+    resumed = state == "resume"
+    if resumed:
+        console.print(f"resuming the interrupted training in {folder}")
+    result = finetune(FinetuneConfig.load(None, **settings, resume=resumed))
     meta = result.report.meta
     own = next(iter(result.report.base.values()))  # the finetune's own test score: a cross-check
     facts = {
@@ -120,6 +129,8 @@ def train(args: argparse.Namespace, data: Path, out: Path, kind: str, **extra: A
         "finetune_report_ndcg@10": round(own["ndcg@10"], 4),
         "settings": {k: v for k, v in settings.items() if k not in ("data", "output_dir")},
     }
+    if resumed:  # train_seconds then counts only the resumed part
+        facts["resumed"] = True
     return str(result.model_path), facts
 
 

@@ -23,6 +23,7 @@ from _sparse_bench import (  # noqa: E402
     keep_top_k,
     mean_active,
     plot,
+    reuse_state,
     scores_of,
     sparse_bytes,
     subset_beir,
@@ -153,3 +154,13 @@ def test_subset_keeps_every_judged_document(tmp_path):
     assert {d for _, d, _ in test + train} <= set(ids)  # every kept judgment points into the corpus
     assert train  # some train pairs survive the cap
     assert subset_beir(SCIFACT, tmp_path / "same", None, None) == SCIFACT
+
+
+def test_reuse_loads_a_model_resumes_a_checkpoint_else_trains(tmp_path):
+    assert reuse_state(tmp_path / "missing") == "train"
+    (tmp_path / "checkpoints" / "checkpoint-42").mkdir(parents=True)
+    assert reuse_state(tmp_path) == "resume"
+    (tmp_path / "model").mkdir()
+    assert reuse_state(tmp_path) == "resume"  # a model folder without modules.json is half-written
+    (tmp_path / "model" / "modules.json").write_text("[]")
+    assert reuse_state(tmp_path) == "load"
