@@ -27,6 +27,16 @@ Scored = list[tuple[int, float]]  # (index row, the system's score), best first
 _OPENED: dict[Path, tuple[Index, float]] = {}
 
 
+def dev_split(data: Path, fraction: float, seed: int) -> tuple[dict, dict[str, dict[str, int]], str]:
+    """The dev split ``mrlkit finetune`` holds out of ``data``'s train qrels: query texts, qrels, source."""
+    from mrlkit.data import load_data
+
+    loaded = load_data(data, eval_fraction=fraction, seed=seed)
+    dev = loaded.eval
+    qrels = {q: dict.fromkeys(docs, 1) for q, docs in dev.relevant.items()}
+    return {q: dev.queries[q] for q in qrels}, qrels, str(loaded.stats.get("eval_source"))
+
+
 def open_or_build(path: Path, data: Path, model: str, tune_k: int = 0) -> tuple[Index, float]:
     """The index at ``path`` (queried with ``model``, whose fingerprint must match), else a new one.
 

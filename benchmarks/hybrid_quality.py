@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import add_overwrite_argument, check_writable, console, table, write_result
-from _hybrid_arms import CachedReranker, open_or_build, reranker_report, scores, system_runs
+from _hybrid_arms import CachedReranker, dev_split, open_or_build, reranker_report, scores, system_runs
 
 from mrlkit.models.resolve import DEFAULT_MODEL
 from mrlkit.search.hybrid import FusionSettings
@@ -101,12 +101,7 @@ def index_path(args: argparse.Namespace, data: Path, label: str) -> Path:
 
 def dev_set(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, dict[str, int]], str]:
     """The dev split of ``--dev-data``'s train qrels: query texts, qrels and where they came from."""
-    from mrlkit.data import load_data
-
-    data = load_data(args.dev_data, eval_fraction=args.dev_fraction, seed=args.seed)
-    dev = data.eval
-    qrels = {q: dict.fromkeys(docs, 1) for q, docs in dev.relevant.items()}
-    return {q: dev.queries[q] for q in qrels}, qrels, str(data.stats.get("eval_source"))
+    return dev_split(args.dev_data, args.dev_fraction, args.seed)
 
 
 def evaluate(

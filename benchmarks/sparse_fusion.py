@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import add_overwrite_argument, check_writable, command_line, console, table, write_result
+from _hybrid_arms import dev_split
 
 RETRIEVER_SETS = (("dense", "sparse"), ("dense", "sparse", "bm25"), ("dense", "bm25"))
 TARGET_POINTS = 2.0
@@ -54,17 +55,13 @@ def fusion_target(fused: float, singles: dict[str, float]) -> dict[str, Any]:
 
 
 def fused_ndcg(idx: Any, runs: Any, settings: Any, qids: list[str], qrels: dict) -> float:  # noqa: ANN401
-    """nDCG@10 of one fusion setting over already retrieved lists."""
-    from mrlkit.search.hybrid import fuse_runs
-    from mrlkit.search.metrics import mean_metric
+    """nDCG@10 of one fusion setting over already retrieved lists, to 4 decimals."""
+    from mrlkit.search.tune_fusion import fusion_score
 
-    fused = fuse_runs(runs, settings, 10)
-    ranked = {q: [idx.ids[r] for r, _ in top] for q, top in zip(qids, fused, strict=True)}
-    return round(mean_metric(ranked, qrels, "ndcg@10"), 4)
+    return round(fusion_score(idx, runs, settings, qids, qrels, "ndcg@10"), 4)
 
 
 def main() -> None:
-    from mrlkit.data import load_data
     from mrlkit.search import Index
     from mrlkit.search.config import SearchMode
     from mrlkit.search.hybrid import FusionSettings, retrieve_runs
@@ -78,16 +75,14 @@ def main() -> None:
         if not args.sparse_model:
             raise SystemExit(f"error: {args.index} has no sparse part; pass --sparse-model")
         console.print(f"adding sparse vectors from {args.sparse_model}")
-        build_sparse(idx, args.sparse_model)
-        idx = Index.open(args.index, model=args.dense_model)
-    dev = load_data(args.data, eval_fraction=args.dev_fraction, seed=args.seed).eval
-    dev_qrels = {q: dict.fromkeys(docs, 1) for q, docs in dev.relevant.items()}
-    dev_queries = {q: dev.queries[q] for q in dev_qrels}
+        build_sparse(idx, args.sparse_model)  # publishes the part and reloads the index
+    dev_queries, dev_qrels, _ = dev_split(args.data, args.dev_fraction, args.seed)
     queries, qrels = read_dev_set(idx, args.data / "queries.jsonl", args.data / "qrels" / "test.tsv")
     qids = list(qrels)
     texts = [queries[q] for q in qids]
     exact = SearchMode.EXACT
     results: dict[str, Any] = {}
+    singles: dict[str, float] = {}  # each retriever alone, scored once from the first set that has it
     for names in RETRIEVER_SETS:
         tuned = tune_fusion(idx, dev_queries, dev_qrels, dense_mode="exact", save=False, retrievers=names)
         equal = FusionSettings(dense_mode=exact, candidates=args.candidates, retrievers=list(names))
@@ -100,13 +95,12 @@ def main() -> None:
             "rrf_equal": fused_ndcg(idx, runs, equal, qids, qrels),
             "dev_tuned": fused_ndcg(idx, runs, picked, qids, qrels),
         }
-        for one in names:
-            alone = FusionSettings(dense_mode=exact, candidates=args.candidates, retrievers=[one])
-            row[f"alone_{one}"] = fused_ndcg(idx, retrieve_runs(idx, texts, alone), alone, qids, qrels)
+        for i, one in enumerate(names):
+            if one not in singles:  # its list is already in ``runs``: the i-th of each query's lists
+                alone = FusionSettings(dense_mode=exact, candidates=args.candidates, retrievers=[one])
+                singles[one] = fused_ndcg(idx, [[lists[i]] for lists in runs], alone, qids, qrels)
+            row[f"alone_{one}"] = singles[one]
         results["+".join(names)] = row
-    singles = {
-        k.removeprefix("alone_"): v for r in results.values() for k, v in r.items() if k.startswith("alone_")
-    }
     for row in results.values():
         row["target"] = fusion_target(row["dev_tuned"], singles)
         row["target_rrf_equal"] = fusion_target(row["rrf_equal"], singles)

@@ -21,6 +21,7 @@ from mrlkit.search.hybrid import (
     DEFAULT_RETRIEVERS,
     FUSION,
     FusionSettings,
+    Runs,
     check_retrievers,
     fuse_runs,
     retrieve_runs,
@@ -73,6 +74,21 @@ def read_dev_set(index: Index, queries_path: str | Path, qrels_path: str | Path)
     return {q: queries[q] for q in qrels}, qrels
 
 
+def fusion_score(
+    index: Index,
+    runs: Runs,
+    settings: FusionSettings,
+    qids: Sequence[str],
+    qrels: Mapping[str, Mapping[str, int]],
+    metric: str = "ndcg@10",
+) -> float:
+    """``metric`` (``ndcg@K`` or ``recall@K``) of one fusion setting over already retrieved ``runs``."""
+    k = max(int(metric.partition("@")[2]), 10)
+    fused = fuse_runs(runs, settings, k)
+    ranked = {q: [index.ids[row] for row, _ in top] for q, top in zip(qids, fused, strict=True)}
+    return mean_metric(ranked, qrels, metric)
+
+
 def tune_fusion(
     index: Index,
     queries: Mapping[str, str],
@@ -104,7 +120,6 @@ def tune_fusion(
     )
     qids = list(qrels)
     runs = retrieve_runs(index, [queries[q] for q in qids], base)
-    k = max(int(cut), 10)
     weights = weight_grid(len(base.retrievers))
     methods = [FusionMethod.RRF] + [m for m in FusionMethod if m is not FusionMethod.RRF]
     grid = [(method, w) for method in methods for w in weights]  # RRF at equal weights first
@@ -118,9 +133,7 @@ def tune_fusion(
             candidates=base.candidates,
             retrievers=base.retrievers,
         )
-        fused = fuse_runs(runs, settings, k)
-        ranked = {q: [index.ids[row] for row, _ in top] for q, top in zip(qids, fused, strict=True)}
-        score = mean_metric(ranked, qrels, metric)
+        score = fusion_score(index, runs, settings, qids, qrels, metric)
         results.append({"method": method.value, "weights": settings.weights, metric: round(score, 6)})
         if best is None or score > best[0]:
             best = (score, settings)
